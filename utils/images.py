@@ -1,0 +1,31 @@
+"""Model outputs to PNG files and sample grids."""
+import os
+
+import numpy as np
+from PIL import Image
+
+
+def to_uint8(images):
+    """[-1, 1] floats -> uint8 pixels."""
+    return np.clip((np.asarray(images) + 1.0) * 127.5 + 0.5, 0, 255).astype(np.uint8)
+
+
+def save_png(image, path):
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    Image.fromarray(to_uint8(image)).save(path)
+
+
+def grid(rows, gap=2):
+    """Rows of equally sized [-1, 1] images -> one [-1, 1] image, rows top to bottom, white gaps."""
+    rows = [np.asarray(r) for r in rows]
+    n, h, w, _ = rows[0].shape
+    canvas = np.ones((len(rows) * (h + gap) - gap, n * (w + gap) - gap, 3), np.float32)
+    for i, row in enumerate(rows):
+        for j, image in enumerate(row):
+            canvas[i * (h + gap):i * (h + gap) + h, j * (w + gap):j * (w + gap) + w] = image
+    return canvas
+
+
+def sample_grid(translate_real, translate_manga, x_real, x_manga):
+    """Four rows: real faces, their manga translations, manga faces, their real translations."""
+    return grid([x_real, translate_real(x_real), x_manga, translate_manga(x_manga)])
