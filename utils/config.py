@@ -39,7 +39,7 @@ class Config:
     out: str = _train("runs/xgan", "run folder: config, log, sample grids, trained models")
     epochs: int = _train(5, "passes over the larger training folder")
     max_steps: int = _train(0, "stop after this many steps in all (0: no limit); for smoke runs")
-    batch_size: int = _train(16, "images per domain per step")
+    batch_size: int = _train(32, "images per domain per step")
     learning_rate: float = _train(2e-4, "Adam learning rate of the autoencoders and the domain classifier")
     disc_learning_rate: float = _train(2e-4, "Adam learning rate of the discriminator")
     beta_1: float = _train(0.9, "Adam beta_1 (the report's 0.9)")

@@ -26,6 +26,10 @@ def grid(rows, gap=2):
     return canvas
 
 
-def sample_grid(translate_real, translate_manga, x_real, x_manga):
-    """Four rows: real faces, their manga translations, manga faces, their real translations."""
-    return grid([x_real, translate_real(x_real), x_manga, translate_manga(x_manga)])
+def sample_grid(model, x_real, x_manga):
+    """Six rows: real faces, their reconstructions, their manga translations; the same for manga faces."""
+    rows = []
+    for source, target, x in (("real", "manga", x_real), ("manga", "real", x_manga)):
+        emb = model.encoder(source)(x, training=False)
+        rows += [x, model.decoder(source)(emb, training=False), model.decoder(target)(emb, training=False)]
+    return grid(rows)

@@ -9,13 +9,16 @@ from utils.layers import reverse_gradient
 
 
 def _bce(logits, label):
-    """Binary cross-entropy of logits against one label (0 or 1) for the whole batch."""
+    """Binary cross-entropy of logits (per image or per patch) against one label (0 or 1), averaged."""
     return tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(tf.fill(tf.shape(logits), float(label)), logits))
 
 
 def reconstruction_loss(x_real, rec_real, x_manga, rec_manga):
-    """L_rec = ||x_real - rec_real||^2 + ||x_manga - rec_manga||^2, mean over pixels: both autoencoders."""
-    return tf.reduce_mean(tf.square(x_real - rec_real)) + tf.reduce_mean(tf.square(x_manga - rec_manga))
+    """L_rec = |x_real - rec_real| + |x_manga - rec_manga|, mean over pixels: both autoencoders.
+
+    L1 rather than the squared error: it blurs less where the autoencoder is unsure.
+    """
+    return tf.reduce_mean(tf.abs(x_real - rec_real)) + tf.reduce_mean(tf.abs(x_manga - rec_manga))
 
 
 def domain_adversarial_loss(domain_classifier, emb_real, emb_manga, w_d):

@@ -74,13 +74,17 @@ def build_private_decoder(config, domain):
 
 
 def build_discriminator(config):
-    """Real manga face or real->manga translation? One logit per image."""
+    """Real manga face or real->manga translation? One logit per patch of the last 4x4 map.
+
+    The report pools the map and applies dense 1; a dense layer applied per patch (a 1x1 conv) gives
+    the same mean logit, but judging each patch on its own keeps the discriminator from being fooled
+    by global colour statistics alone (the losses average over patches).
+    """
     x = inputs = keras.Input((config.image_size, config.image_size, 3), name="x_manga")
     for i, filters in enumerate(config.discriminator_filters):
         x = layers.Conv2D(filters, config.kernel_size, strides=2, padding="same", name=f"disc_down{i + 1}_conv")(x)
         x = layers.LeakyReLU(0.2, name=f"disc_down{i + 1}_act")(x)         # down to (bs, 4, 4, 32)
-    x = layers.GlobalAveragePooling2D(name="disc_pool")(x)
-    x = layers.Dense(1, name="disc_logit")(x)
+    x = layers.Conv2D(1, 1, name="disc_patch_logits")(x)                    # (bs, 4, 4, 1): dense 1 per patch
     return keras.Model(inputs, x, name="discriminator")
 
 

@@ -64,11 +64,6 @@ def make_optimizers(config):
             keras.optimizers.Adam(config.disc_learning_rate, beta_1=config.beta_1))
 
 
-def translate_fn(model, source, target, batch_size=64):
-    translator = model.translator(source, target)
-    return lambda x: translator.predict(x, batch_size=batch_size, verbose=0)
-
-
 def fit(model, config, log=print):
     """Train `model` on config.data_dir; write the log, sample grids and trained models to config.out."""
     files = data.domain_files(config.data_dir, data.TRAIN_FOLDERS, min_count=config.batch_size)
@@ -85,7 +80,6 @@ def fit(model, config, log=print):
     gen_optimizer, disc_optimizer = make_optimizers(config)
     train_step = make_train_step(model, gen_optimizer, disc_optimizer, config)
     batches = iter(data.training_dataset(files, config))
-    translate_real, translate_manga = translate_fn(model, "real", "manga"), translate_fn(model, "manga", "real")
 
     history, step = [], 0
     for epoch in range(1, config.epochs + 1):
@@ -106,7 +100,7 @@ def fit(model, config, log=print):
                "images_per_s": 2 * config.batch_size * count / seconds}
         history.append(row)
         log(" ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in row.items()))
-        images.save_png(images.sample_grid(translate_real, translate_manga, samples["real"], samples["manga"]),
+        images.save_png(images.sample_grid(model, samples["real"], samples["manga"]),
                         os.path.join(config.out, "samples", f"epoch_{epoch:03d}.png"))
         _write_history(history, os.path.join(config.out, "log.csv"))
 

@@ -1,0 +1,51 @@
+import dataclasses
+import os
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from utils.config import Config  # noqa: E402
+
+# A tiny XGAN: 32x32 images, few filters, so that every test runs in seconds on a CPU.
+TINY_MODEL_FLAGS = ["--image-size", "32", "--encoder-private-filters", "4,8", "--encoder-shared-filters", "8,16",
+                    "--embedding-dim", "32", "--decoder-shared-filters", "16,8", "--decoder-private-filters", "8,4",
+                    "--discriminator-filters", "4,4,4,4", "--domain-classifier-units", "8"]
+
+
+@pytest.fixture
+def tiny_config(tmp_path):
+    return dataclasses.replace(
+        Config(), image_size=32, encoder_private_filters=(4, 8), encoder_shared_filters=(8, 16), embedding_dim=32,
+        decoder_shared_filters=(16, 8), decoder_private_filters=(8, 4), discriminator_filters=(4, 4, 4, 4),
+        domain_classifier_units=8, batch_size=4, epochs=1, sample_count=3,
+        data_dir=str(tmp_path / "data"), out=str(tmp_path / "run"))
+
+
+def face_like(rng, height, width):
+    """A smooth image: a coloured ellipse on a coloured background, like a face on a photo."""
+    yy, xx = np.mgrid[0:height, 0:width]
+    inside = ((yy - height / 2) / (height / 3)) ** 2 + ((xx - width / 2) / (width / 4)) ** 2 < 1
+    image = np.where(inside[..., None], rng.integers(0, 256, 3), rng.integers(0, 256, 3))
+    return image.astype(np.uint8)
+
+
+def write_images(folder, count, height, width, seed, ext="png"):
+    rng = np.random.default_rng(seed)
+    os.makedirs(folder, exist_ok=True)
+    for i in range(count):
+        Image.fromarray(face_like(rng, height, width)).save(os.path.join(folder, f"{i:03d}.{ext}"))
+
+
+@pytest.fixture
+def tiny_data(tiny_config):
+    """train1/ train2/ test1/ test2/ with a few generated images (real ones taller than wide, as CelebA's)."""
+    root = tiny_config.data_dir
+    write_images(os.path.join(root, "train1"), 12, 44, 36, seed=1, ext="jpg")
+    write_images(os.path.join(root, "train2"), 8, 32, 32, seed=2)
+    write_images(os.path.join(root, "test1"), 3, 44, 36, seed=3, ext="jpg")
+    write_images(os.path.join(root, "test2"), 3, 32, 32, seed=4)
+    return root

@@ -1,0 +1,43 @@
+import os
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from utils import data
+
+
+def test_real_photo_becomes_a_centred_square_on_minus_one_to_one():
+    image = np.zeros((109, 89, 3), np.uint8)
+    image[10:99, :] = 255                        # the centred 89x89 square is white, top and bottom rows black
+    x = data.to_model_input(tf.constant(image), crop=1.0, size=64).numpy()
+    assert x.shape == (64, 64, 3)
+    np.testing.assert_allclose(x, 1.0, atol=1e-5)
+    x = data.to_model_input(tf.constant(image), crop=0.5, size=16).numpy()
+    assert x.shape == (16, 16, 3) and x.min() >= -1 and x.max() <= 1
+
+
+def test_training_batches_are_unpaired_domains_of_the_right_shape(tiny_config, tiny_data):
+    files = data.domain_files(tiny_data, data.TRAIN_FOLDERS)
+    assert len(files["real"]) == 12 and len(files["manga"]) == 8
+    x_real, x_manga = next(iter(data.training_dataset(files, tiny_config)))
+    assert x_real.shape == x_manga.shape == (4, 32, 32, 3)
+    assert -1 <= x_real.numpy().min() and x_real.numpy().max() <= 1
+    assert data.steps_per_epoch(files, tiny_config) == 3
+
+
+def test_missing_folder_is_named_in_the_error(tmp_path):
+    with pytest.raises(data.DataError, match="train1"):
+        data.domain_files(str(tmp_path), data.TRAIN_FOLDERS)
+
+
+def test_folder_without_images_is_named_in_the_error(tmp_path):
+    (tmp_path / "train1").mkdir()
+    (tmp_path / "train1" / "notes.txt").write_text("not an image")
+    with pytest.raises(data.DataError, match="train1/ holds no images"):
+        data.list_images(str(tmp_path / "train1"))
+
+
+def test_folder_smaller_than_a_batch_is_an_error(tiny_data):
+    with pytest.raises(data.DataError, match="fewer than one batch"):
+        data.domain_files(tiny_data, data.TRAIN_FOLDERS, min_count=10)

@@ -1,0 +1,56 @@
+import os
+
+import pytest
+from PIL import Image
+
+import model as model_py
+import train as train_py
+import translate as translate_py
+from conftest import TINY_MODEL_FLAGS, write_images
+
+
+@pytest.mark.parametrize("entry_point", [model_py, train_py, translate_py])
+def test_help(entry_point, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        entry_point.main(["--help"])
+    assert exit_info.value.code == 0
+    assert "usage" in capsys.readouterr().out
+
+
+def test_train_without_models_says_to_run_model_py(tmp_path):
+    with pytest.raises(SystemExit, match="python model.py"):
+        train_py.main(["--models", str(tmp_path / "nothing")])
+
+
+def test_translate_without_trained_models_says_to_run_train_py(tmp_path):
+    with pytest.raises(SystemExit, match="python train.py"):
+        translate_py.main(["--models", str(tmp_path / "nothing")])
+
+
+def test_train_with_missing_data_folder_names_it(tmp_path):
+    model_py.main(["--out", str(tmp_path / "models")] + TINY_MODEL_FLAGS)
+    with pytest.raises(SystemExit, match="train1"):
+        train_py.main(["--models", str(tmp_path / "models"), "--data-dir", str(tmp_path / "typo")])
+
+
+def test_model_train_translate_end_to_end(tiny_data, tmp_path, monkeypatch):
+    monkeypatch.chdir(tiny_data)          # translate.py's defaults read test1/ test2/ and write results/
+    model_py.main(["--out", "models"] + TINY_MODEL_FLAGS)
+    train_py.main(["--max-steps", "2", "--batch-size", "4", "--out", "runs/xgan"])
+    assert os.path.isfile("runs/xgan/models/xgan.keras")
+
+    translate_py.main([])
+    for direction, inputs in (("real2manga", "test1"), ("manga2real", "test2")):
+        written = sorted(os.listdir(os.path.join("results", direction)))
+        stems = sorted(os.path.splitext(name)[0] for name in os.listdir(inputs))
+        assert written == sorted([stem + ".png" for stem in stems] + ["grid.png"])
+        assert Image.open(os.path.join("results", direction, stems[0] + ".png")).size == (32, 32)
+
+    # Own images of any size, one unreadable file among them: the good ones are translated, the bad one named.
+    write_images(str(tmp_path / "mine"), 2, 300, 200, seed=9, ext="jpg")
+    (tmp_path / "mine" / "broken.png").write_bytes(b"not a png")
+    translate_py.main(["--input", str(tmp_path / "mine"), "--output", str(tmp_path / "out"), "--direction", "manga2real"])
+    assert sorted(os.listdir(tmp_path / "out")) == ["000.png", "001.png", "grid.png"]
+
+    with pytest.raises(SystemExit, match="none of the 1 inputs"):
+        translate_py.main(["--input", str(tmp_path / "mine" / "broken.png"), "--output", str(tmp_path / "out2")])

@@ -1,0 +1,48 @@
+"""Translate faces with a trained XGAN: real photos into manga faces, or manga faces into photos.
+
+    python translate.py                     # test1/ -> results/real2manga/, test2/ -> results/manga2real/
+    python translate.py --input me.jpg friends/ --output out/ --direction real2manga
+Writes one PNG per input (same file stem) and grid.png: inputs above their translations.
+"""
+import argparse
+import os
+import sys
+
+import utils  # noqa: F401  (quiets TensorFlow's start-up log)
+from utils.data import TEST_FOLDERS, DataError, list_images
+from utils.networks import ModelNotFoundError, load
+from utils.translation import translate_files
+
+DIRECTIONS = {"real2manga": ("real", "manga"), "manga2real": ("manga", "real")}
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--models", default="runs/xgan/models",
+                        help="trained models, as train.py saved them (default: runs/xgan/models)")
+    parser.add_argument("--input", nargs="+", help="image files and/or folders (default: test1/ and test2/)")
+    parser.add_argument("--output", help="folder for the translations (default: results/DIRECTION)")
+    parser.add_argument("--direction", choices=DIRECTIONS, default="real2manga",
+                        help="which way to translate --input (default: real2manga)")
+    args = parser.parse_args(argv)
+    try:
+        model = load(args.models, how_to_make="python train.py")
+        if args.input:
+            jobs = [(args.direction, args.input, args.output or os.path.join("results", args.direction))]
+        else:
+            jobs = [(direction, [TEST_FOLDERS[source]], os.path.join("results", direction))
+                    for direction, (source, _) in DIRECTIONS.items()]
+        for direction, inputs, output in jobs:
+            paths = [p for item in inputs for p in (list_images(item) if os.path.isdir(item) else [item])]
+            written, failed = translate_files(model, *DIRECTIONS[direction], paths, output)
+            print(f"{direction}: {len(written)} images translated into {output}/")
+            for path, reason in failed:
+                print(f"  skipped {path}: {reason}", file=sys.stderr)
+            if not written:
+                sys.exit(f"error: none of the {len(paths)} inputs could be translated")
+    except (ModelNotFoundError, DataError) as error:
+        sys.exit(f"error: {error}")
+
+
+if __name__ == "__main__":
+    main()
