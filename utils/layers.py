@@ -6,7 +6,8 @@ from keras import layers
 
 def normalization(norm, name):
     if norm == "batch":
-        return layers.BatchNormalization(name=name)
+        # momentum 0.9: test-time statistics keep up with a run of only a few hundred steps
+        return layers.BatchNormalization(momentum=0.9, name=name)
     if norm == "instance":
         return layers.GroupNormalization(groups=-1, name=name)
     if norm == "none":
