@@ -14,7 +14,7 @@ def test_default_topology_is_the_reports():
     assert shapes["shared_decoder"] == (8, 8, 256)                  # 4x4x512 -> 8x8x256, shared
     assert shapes["private_decoder_manga"] == (64, 64, 3)           # 128 -> 64 -> 3, private
     conv_filters = [layer.filters for layer in model.discriminator.layers if hasattr(layer, "filters")]
-    assert conv_filters == [16, 32, 32, 32]
+    assert conv_filters == [16, 32, 32, 32, 1]                     # then dense 1, applied per patch
     assert model.discriminator.output.shape[1:] == (4, 4, 1)
     assert model.domain_classifier.input.shape[1:] == (1024,)
 

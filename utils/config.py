@@ -47,7 +47,7 @@ class Config:
     w_d: float = _train(0.03, "weight of L_dann, the domain-adversarial loss (scale of the gradient reversal)")
     w_s: float = _train(0.1, "weight of L_sem, semantic consistency of the embedding")
     w_g: float = _train(0.1, "weight of L_gan, real->manga translations fooling the discriminator")
-    warmup_steps: int = _train(0, "w_d, w_s and w_g ramp up linearly from 0 over these steps")
+    warmup_epochs: float = _train(1.0, "w_d, w_s and w_g ramp up linearly from 0 over this many epochs")
     real_crop: float = _train(1.0, "side of the centred square cut from each real photo, as a fraction of its width")
     flip: bool = _train(True, "random horizontal flips of the training images")
     sample_count: int = _train(8, "fixed test faces per domain shown in the sample grid each epoch")

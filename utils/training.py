@@ -77,6 +77,8 @@ def fit(model, config, log=print):
     log(f"{len(files['real'])} real + {len(files['manga'])} manga training faces: "
         f"{steps} steps of {config.batch_size} per epoch, {total_steps} steps in all")
 
+    # The autoencoders learn first: alignment pressure on a still meaningless embedding collapses it.
+    warmup_steps = round(config.warmup_epochs * steps)
     gen_optimizer, disc_optimizer = make_optimizers(config)
     train_step = make_train_step(model, gen_optimizer, disc_optimizer, config)
     batches = iter(data.training_dataset(files, config))
@@ -87,7 +89,7 @@ def fit(model, config, log=print):
         for _ in range(steps):
             if step >= total_steps:
                 break
-            ramp = min(1.0, (step + 1) / config.warmup_steps) if config.warmup_steps else 1.0
+            ramp = min(1.0, (step + 1) / warmup_steps) if warmup_steps else 1.0
             x_real, x_manga = next(batches)
             terms = train_step(x_real, x_manga, tf.constant(ramp, tf.float32))
             for name, value in terms.items():
