@@ -21,7 +21,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     try:
         model = load(args.models, how_to_make=f"python model.py --out {args.models}")
-        model.config = config = apply_flags(model.config, args)
+        model.config = config = apply_flags(model.config, args, "train")
         print(config.describe(), flush=True)
         fit(model, config, log=lambda line: print(line, flush=True))
     except (ModelNotFoundError, DataError) as error:

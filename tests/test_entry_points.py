@@ -36,8 +36,8 @@ def test_train_with_missing_data_folder_names_it(tmp_path):
 def test_model_train_translate_end_to_end(tiny_data, tmp_path, monkeypatch):
     monkeypatch.chdir(tiny_data)          # translate.py's defaults read test1/ test2/ and write results/
     model_py.main(["--out", "models"] + TINY_MODEL_FLAGS)
-    train_py.main(["--max-steps", "2", "--batch-size", "4", "--out", "runs/xgan"])
-    assert os.path.isfile("runs/xgan/models/xgan.keras")
+    train_py.main(["--max-steps", "2", "--batch-size", "4"])
+    assert os.path.isfile("runs/xgan/models/xgan.keras")        # where translate.py looks by default
 
     translate_py.main([])
     for direction, inputs in (("real2manga", "test1"), ("manga2real", "test2")):

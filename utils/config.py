@@ -99,10 +99,10 @@ def add_config_flags(parser, group):
                             help=f"{f.metadata['help']} (default: {shown})")
 
 
-def apply_flags(config, args):
-    """The config with every flag the user gave replacing its field."""
+def apply_flags(config, args, group):
+    """The config with every flag of `group` that the user gave replacing its field."""
     given = {f.name: getattr(args, f.name) for f in dataclasses.fields(Config)
-             if getattr(args, f.name, None) is not None}
+             if f.metadata["group"] == group and getattr(args, f.name, None) is not None}
     return dataclasses.replace(config, **given)
 
 
