@@ -12,7 +12,8 @@ from utils.networks import build
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--out", dest="model_dir", default="models", help="folder for the saved models (default: models)")
+    parser.add_argument("--out", dest="model_dir", default="models",
+                        help="folder for the saved models (default: models)")
     add_config_flags(parser, "model")
     args = parser.parse_args(argv)
     config = apply_flags(Config(), args, "model")

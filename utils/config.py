@@ -30,7 +30,8 @@ class Config:
     decoder_private_filters: tuple = _model((128, 64), "transposed-conv filters private to each decoder (then 3)")
     discriminator_filters: tuple = _model((16, 32, 32, 32), "conv filters of the manga discriminator")
     domain_classifier_units: int = _model(256, "hidden units of the domain classifier on the embedding")
-    kernel_size: int = _model(3, "kernel of every conv and transposed conv (the report gives none; 4 trains 1.5x slower on a CPU)")
+    kernel_size: int = _model(3, "kernel of the convs and transposed convs (the report gives none; "
+                                 "4 trains 1.5x slower on a CPU)")
     norm: str = _model("batch", "normalization after each conv: batch, instance or none")
     encoder_pool: str = _model("flatten", "how the last 4x4 map becomes a vector: flatten (keeps where) or average")
 

@@ -24,7 +24,8 @@ DOMAIN_CLASSIFIER_FILE = "domain_classifier.keras"
 def build_private_encoder(config, domain):
     x = inputs = keras.Input((config.image_size, config.image_size, 3), name=f"x_{domain}")
     for i, filters in enumerate(config.encoder_private_filters):
-        x = down(x, filters, config.kernel_size, config.norm, f"{domain}_down{i + 1}")          # (bs, 32, 32, 32), (bs, 16, 16, 64)
+        # (bs, 32, 32, 32), (bs, 16, 16, 64)
+        x = down(x, filters, config.kernel_size, config.norm, f"{domain}_down{i + 1}")
     return keras.Model(inputs, x, name=f"private_encoder_{domain}")
 
 
@@ -32,7 +33,8 @@ def build_shared_encoder(config):
     size = config.image_size // 2 ** len(config.encoder_private_filters)
     x = inputs = keras.Input((size, size, config.encoder_private_filters[-1]), name="private_features")
     for i, filters in enumerate(config.encoder_shared_filters):
-        x = down(x, filters, config.kernel_size, config.norm, f"shared_down{i + 1}")             # (bs, 8, 8, 128), (bs, 4, 4, 256)
+        # (bs, 8, 8, 128), (bs, 4, 4, 256)
+        x = down(x, filters, config.kernel_size, config.norm, f"shared_down{i + 1}")
     if config.encoder_pool == "flatten":
         x = layers.Flatten(name="pool")(x)                                   # (bs, 4096)
     elif config.encoder_pool == "average":
@@ -51,14 +53,14 @@ def build_shared_decoder(config):
     start = config.image_size // 2 ** (len(config.decoder_shared_filters) + len(config.decoder_private_filters))
     x = inputs = keras.Input((config.embedding_dim,), name="embedding")
     first, *rest = config.decoder_shared_filters
-    # The report's transposed conv from 1x1x1024 to 4x4x512 is exactly this dense layer, which runs
-    # about 20x faster on a CPU than TensorFlow's transposed conv of a 1x1 map.
+    # The report's transposed conv from 1x1x1024 to 4x4x512 is exactly this dense layer; TensorFlow's
+    # transposed conv of a 1x1 map made the whole training step 3x slower on a CPU.
     x = layers.Dense(start * start * first, use_bias=config.norm == "none", name="shared_up1_dense")(x)
     x = layers.Reshape((start, start, first), name="shared_up1_map")(x)     # (bs, 4, 4, 512)
     x = normalization(config.norm, "shared_up1_norm")(x)
     x = layers.ReLU(name="shared_up1_act")(x)
     for i, filters in enumerate(rest):
-        x = up(x, filters, config.kernel_size, config.norm, f"shared_up{i + 2}")                  # (bs, 8, 8, 256)
+        x = up(x, filters, config.kernel_size, config.norm, f"shared_up{i + 2}")  # (bs, 8, 8, 256)
     return keras.Model(inputs, x, name="shared_decoder")
 
 
@@ -66,7 +68,8 @@ def build_private_decoder(config, domain):
     size = config.image_size // 2 ** (1 + len(config.decoder_private_filters))
     x = inputs = keras.Input((size, size, config.decoder_shared_filters[-1]), name="shared_features")
     for i, filters in enumerate(config.decoder_private_filters):
-        x = up(x, filters, config.kernel_size, config.norm, f"{domain}_up{i + 1}")               # (bs, 16, 16, 128), (bs, 32, 32, 64)
+        # (bs, 16, 16, 128), (bs, 32, 32, 64)
+        x = up(x, filters, config.kernel_size, config.norm, f"{domain}_up{i + 1}")
     # tanh: images live on [-1, 1] (the original code's ReLU could not output dark pixels).
     # Kernel 4, a multiple of the stride, so every output pixel gets the same number of taps: no
     # pixel-level checkerboard; on 64 -> 3 channels it costs little.
@@ -100,6 +103,10 @@ def build_domain_classifier(config):
 
 def build_xgan(config):
     """Both autoencoders in one model, so that saving keeps the shared parts shared."""
+    factor = 2 ** (len(config.decoder_shared_filters) + len(config.decoder_private_filters))
+    if config.image_size % factor or config.image_size // 2 ** (
+            len(config.encoder_private_filters) + len(config.encoder_shared_filters)) < 1:
+        raise ValueError(f"image_size {config.image_size} must be a multiple of {factor} for these filters")
     shared_encoder, shared_decoder = build_shared_encoder(config), build_shared_decoder(config)
     inputs, outputs = [], []
     for domain in DOMAINS:

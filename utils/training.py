@@ -28,12 +28,11 @@ def make_train_step(model, gen_optimizer, disc_optimizer, config):
         # 3. re-encode the translations with the other domain's encoder (L_sem);
         # 4. classify the domain of each embedding through the gradient reversal (L_dann);
         # 5. the discriminator judges real manga and real->manga translations (L_gan, L_disc).
-        n = tf.shape(x_real)[0]
         with tf.GradientTape() as gen_tape, tf.GradientTape() as disc_tape:
             emb_real = encoder["real"](x_real, training=True)
             emb_manga = encoder["manga"](x_manga, training=True)
-            rec_real, fake_real = tf.split(decoder["real"](tf.concat([emb_real, emb_manga], 0), training=True), [n, n])
-            rec_manga, fake_manga = tf.split(decoder["manga"](tf.concat([emb_manga, emb_real], 0), training=True), [n, n])
+            rec_real, fake_real = tf.split(decoder["real"](tf.concat([emb_real, emb_manga], 0), training=True), 2)
+            rec_manga, fake_manga = tf.split(decoder["manga"](tf.concat([emb_manga, emb_real], 0), training=True), 2)
             emb_real_again = encoder["manga"](fake_manga, training=True)
             emb_manga_again = encoder["real"](fake_real, training=True)
             logits_manga = model.discriminator(x_manga, training=True)
