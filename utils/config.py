@@ -29,6 +29,7 @@ class Config:
     decoder_shared_filters: tuple = _model((512, 256), "transposed-conv filters shared by both decoders")
     decoder_private_filters: tuple = _model((128, 64), "transposed-conv filters private to each decoder (then 3)")
     discriminator_filters: tuple = _model((16, 32, 32, 32), "conv filters of the manga discriminator")
+    discriminator_head: str = _model("pool", "pool (one logit per image, the report's) or patch (one per 4x4 patch)")
     domain_classifier_units: int = _model(256, "hidden units of the domain classifier on the embedding")
     kernel_size: int = _model(3, "kernel of the convs and transposed convs (the report gives none; "
                                  "4 trains 1.5x slower on a CPU)")

@@ -78,17 +78,22 @@ def build_private_decoder(config, domain):
 
 
 def build_discriminator(config):
-    """Real manga face or real->manga translation? One logit per patch of the last 4x4 map.
+    """Real manga face or real->manga translation? Logits from the last 4x4 map.
 
-    The report pools the map and applies dense 1; a dense layer applied per patch (a 1x1 conv) gives
-    the same mean logit, but judging each patch on its own keeps the discriminator from being fooled
-    by global colour statistics alone (the losses average over patches).
+    "pool" (the report's): average-pool the map, dense 1: one logit per image. "patch": dense 1 applied
+    to each of the 4x4 positions (a 1x1 conv), so each patch is judged on its own; the losses average.
     """
     x = inputs = keras.Input((config.image_size, config.image_size, 3), name="x_manga")
     for i, filters in enumerate(config.discriminator_filters):
         x = layers.Conv2D(filters, config.kernel_size, strides=2, padding="same", name=f"disc_down{i + 1}_conv")(x)
         x = layers.LeakyReLU(0.2, name=f"disc_down{i + 1}_act")(x)         # down to (bs, 4, 4, 32)
-    x = layers.Conv2D(1, 1, name="disc_patch_logits")(x)                    # (bs, 4, 4, 1): dense 1 per patch
+    if config.discriminator_head == "pool":
+        x = layers.GlobalAveragePooling2D(name="disc_pool")(x)
+        x = layers.Dense(1, name="disc_logit")(x)                           # (bs, 1)
+    elif config.discriminator_head == "patch":
+        x = layers.Conv2D(1, 1, name="disc_patch_logits")(x)                # (bs, 4, 4, 1)
+    else:
+        raise ValueError(f"unknown discriminator_head {config.discriminator_head!r}: use pool or patch")
     return keras.Model(inputs, x, name="discriminator")
 
 
