@@ -8,7 +8,7 @@ import argparse
 import sys
 
 import utils  # noqa: F401  (quiets TensorFlow's start-up log)
-from utils.config import Config, add_config_flags, apply_flags
+from utils.config import add_config_flags, apply_flags
 from utils.data import DataError
 from utils.networks import ModelNotFoundError, load
 from utils.training import fit

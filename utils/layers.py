@@ -1,5 +1,4 @@
 """Building blocks of the networks, and the gradient reversal of the domain-adversarial loss."""
-import keras
 import tensorflow as tf
 from keras import layers
 
