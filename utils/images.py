@@ -16,9 +16,10 @@ def save_png(image, path):
 
 
 def grid(rows, gap=2):
-    """Rows of equally sized [-1, 1] images -> one [-1, 1] image, rows top to bottom, white gaps."""
+    """Rows of equally sized [-1, 1] images -> one [-1, 1] image, rows top to bottom; gaps and short rows white."""
     rows = [np.asarray(r) for r in rows]
-    n, h, w, _ = rows[0].shape
+    _, h, w, _ = rows[0].shape
+    n = max(len(r) for r in rows)
     canvas = np.ones((len(rows) * (h + gap) - gap, n * (w + gap) - gap, 3), np.float32)
     for i, row in enumerate(rows):
         for j, image in enumerate(row):

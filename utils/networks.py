@@ -109,8 +109,8 @@ def build_domain_classifier(config):
 def build_xgan(config):
     """Both autoencoders in one model, so that saving keeps the shared parts shared."""
     factor = 2 ** (len(config.decoder_shared_filters) + len(config.decoder_private_filters))
-    if config.image_size % factor or config.image_size // 2 ** (
-            len(config.encoder_private_filters) + len(config.encoder_shared_filters)) < 1:
+    smallest_map = config.image_size // 2 ** (len(config.encoder_private_filters) + len(config.encoder_shared_filters))
+    if config.image_size % factor or smallest_map < 1:
         raise ValueError(f"image_size {config.image_size} must be a multiple of {factor} for these filters")
     shared_encoder, shared_decoder = build_shared_encoder(config), build_shared_decoder(config)
     inputs, outputs = [], []

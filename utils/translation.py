@@ -41,9 +41,6 @@ def translate_files(model, source, target, paths, output, batch_size=64, grid_wi
     for path, image in zip(good, y):
         written.append(os.path.join(output, os.path.splitext(os.path.basename(path))[0] + ".png"))
         images.save_png(image, written[-1])
-    rows = []
-    for start in range(0, len(x), grid_width):
-        pad = np.ones((max(0, grid_width - len(x[start:start + grid_width])),) + x.shape[1:], np.float32)
-        rows += [np.concatenate([x[start:start + grid_width], pad]), np.concatenate([y[start:start + grid_width], pad])]
+    rows = [part[start:start + grid_width] for start in range(0, len(x), grid_width) for part in (x, y)]
     images.save_png(images.grid(rows), os.path.join(output, "grid.png"))
     return written, failed
