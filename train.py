@@ -2,30 +2,42 @@
 
     python train.py                                  # 5 epochs, run folder runs/xgan/
     python train.py --max-steps 20 --out runs/smoke  # a quick check that everything runs
-Writes to the run folder: config.json, log.csv, samples/epoch_NNN.png, models/ (for translate.py).
+    python train.py --epochs 10                      # go on from the run's checkpoint up to epoch 10
+    tensorboard --logdir runs/xgan                   # watch it
+
+Rerunning a command goes on from the run folder's latest checkpoint; --fresh starts over.
+Ctrl-C or SIGTERM (a preempted VM) saves a checkpoint and stops. Writes to the run folder:
+config.json, checkpoints/, log.csv, loss_curves.png, samples/epoch_NNN.png, tensorboard/,
+and at the end models/ for translate.py. Paths may be gs:// URLs.
 """
 import argparse
 import sys
 
 import utils  # noqa: F401  (quiets TensorFlow's start-up log)
+from utils.checkpoints import CheckpointMismatch
 from utils.config import add_config_flags, apply_flags
 from utils.data import DataError
 from utils.networks import ModelNotFoundError, load
-from utils.training import fit
+from utils.training import TrainingStopped, fit
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--models", default="models", help="folder model.py saved to (default: models)")
+    parser.add_argument("--fresh", action="store_true",
+                        help="start the run over: delete the run folder's checkpoints, logs and samples first")
     add_config_flags(parser, "train")
     args = parser.parse_args(argv)
     try:
         model = load(args.models, how_to_make=f"python model.py --out {args.models}")
         model.config = config = apply_flags(model.config, args, "train")
         print(config.describe(), flush=True)
-        fit(model, config, log=lambda line: print(line, flush=True))
-    except (ModelNotFoundError, DataError) as error:
+        fit(model, config, log=lambda line: print(line, flush=True), fresh=args.fresh)
+    except (ModelNotFoundError, DataError, CheckpointMismatch) as error:
         sys.exit(f"error: {error}")
+    except TrainingStopped as stop:
+        print(f"stopped: {stop}", file=sys.stderr)
+        sys.exit(stop.exit_code)
 
 
 if __name__ == "__main__":

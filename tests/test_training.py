@@ -29,7 +29,7 @@ def test_one_step_changes_generator_and_discriminator(tiny_config):
     gen, disc = model.xgan.trainable_variables, model.discriminator.trainable_variables
     gen_before, disc_before = [v.numpy() for v in gen], [v.numpy() for v in disc]
     terms = step(*_batches(tiny_config), tf.constant(1.0))
-    assert set(terms) == {"L_rec", "L_dann", "L_sem", "L_gan", "L_disc", "disc_acc"}
+    assert set(terms) == {"L_rec", "L_dann", "L_sem", "L_gan", "L_gen", "L_disc", "disc_acc"}
     assert all(np.isfinite(v) for v in terms.values())
     assert all(_changed(gen, gen_before)) and all(_changed(disc, disc_before))
 

@@ -10,6 +10,8 @@ import json
 import os
 from dataclasses import dataclass, field
 
+import tensorflow as tf
+
 
 def _model(default, help):
     return field(default=default, metadata={"group": "model", "help": help})
@@ -37,8 +39,8 @@ class Config:
     encoder_pool: str = _model("flatten", "how the last 4x4 map becomes a vector: flatten (keeps where) or average")
 
     # --- training (train.py) ---
-    data_dir: str = _train(".", "folder holding train1/ (real) train2/ (manga) test1/ test2/")
-    out: str = _train("runs/xgan", "run folder: config, log, sample grids, trained models")
+    data_dir: str = _train(".", "folder (or gs:// URL) holding train1/ (real) train2/ (manga) test1/ test2/")
+    out: str = _train("runs/xgan", "run folder (or gs:// URL): config, checkpoints, logs, samples, trained models")
     epochs: int = _train(5, "passes over the larger training folder")
     max_steps: int = _train(0, "stop after this many steps in all (0: no limit); for smoke runs")
     batch_size: int = _train(32, "images per domain per step")
@@ -53,15 +55,18 @@ class Config:
     real_crop: float = _train(1.0, "side of the centred square cut from each real photo, as a fraction of its width")
     flip: bool = _train(True, "random horizontal flips of the training images")
     sample_count: int = _train(8, "fixed test faces per domain shown in the sample grid each epoch")
+    log_every: int = _train(10, "steps per row of log.csv and point of the TensorBoard curves")
+    checkpoint_every: int = _train(100, "steps between checkpoints (one is also written at each epoch end)")
+    keep_checkpoints: int = _train(3, "how many of the latest checkpoints to keep")
     seed: int = _train(0, "seed of weights, shuffling and flips")
 
     def save(self, path):
-        with open(path, "w") as f:
+        with tf.io.gfile.GFile(path, "w") as f:
             json.dump(dataclasses.asdict(self), f, indent=2)
 
     @classmethod
     def load(cls, path):
-        with open(path) as f:
+        with tf.io.gfile.GFile(path) as f:
             saved = json.load(f)
         known = {f.name: f for f in dataclasses.fields(cls)}
         values = {k: tuple(v) if isinstance(known[k].default, tuple) else v for k, v in saved.items() if k in known}

@@ -15,15 +15,15 @@ class DataError(ValueError):
 
 def list_images(folder):
     """Sorted image paths in `folder`; a DataError naming the folder if there are none."""
-    if not os.path.isdir(folder):
+    if not tf.io.gfile.isdir(folder):
         raise DataError(f"Image folder {folder}/ does not exist. Create it and put images in it "
                         f"(.jpg, .png, .bmp, .gif, .webp), or point --data-dir at the folder that holds "
                         f"train1/ train2/ test1/ test2/.")
-    paths = sorted(os.path.join(folder, name) for name in os.listdir(folder)
-                   if name.lower().endswith(IMAGE_EXTENSIONS))
+    names = tf.io.gfile.listdir(folder)
+    paths = sorted(os.path.join(folder, name) for name in names if name.lower().endswith(IMAGE_EXTENSIONS))
     if not paths:
         raise DataError(f"Image folder {folder}/ holds no images (.jpg, .png, .bmp, .gif, .webp); "
-                        f"found {len(os.listdir(folder))} other entries. Put the domain's images in it.")
+                        f"found {len(names)} other entries. Put the domain's images in it.")
     return paths
 
 
@@ -66,18 +66,27 @@ def load_images(paths, domain, config):
 
 
 def training_dataset(files, config):
-    """Endless (x_real, x_manga) batches: each domain shuffled on its own, unpaired, randomly flipped."""
+    """Endless (x_real, x_manga) batches: each domain shuffled on its own, unpaired, randomly flipped.
+
+    Every random choice comes from seeded tf.data state, so a checkpointed iterator resumes the same stream.
+    Images are decoded anew each time (no cache): the state to checkpoint stays a few kB of file names,
+    and folders of any size fit.
+    """
     streams = []
     for i, domain in enumerate(("real", "manga")):
         crop = crop_for(domain, config)
-        ds = (tf.data.Dataset.from_tensor_slices(files[domain])
-              .map(lambda p: to_model_input(decode(p), crop, config.image_size), num_parallel_calls=tf.data.AUTOTUNE)
-              .cache()  # decoded once: the sample is small enough to keep in memory
-              .shuffle(len(files[domain]), seed=config.seed + i, reshuffle_each_iteration=True)
-              .repeat())
-        if config.flip:
-            ds = ds.map(lambda x: tf.image.random_flip_left_right(x), num_parallel_calls=tf.data.AUTOTUNE)
-        streams.append(ds.batch(config.batch_size, drop_remainder=True))
+
+        def load(path, coin, crop=crop):
+            image = to_model_input(decode(path), crop, config.image_size)
+            return tf.cond(config.flip and coin % 2 == 1, lambda: tf.reverse(image, [1]), lambda: image)
+
+        paths = (tf.data.Dataset.from_tensor_slices(files[domain])
+                 .shuffle(len(files[domain]), seed=config.seed + i, reshuffle_each_iteration=True)
+                 .repeat())
+        coins = tf.data.Dataset.random(seed=config.seed + 2 + i)
+        streams.append(tf.data.Dataset.zip(paths, coins)
+                       .map(load, num_parallel_calls=tf.data.AUTOTUNE)
+                       .batch(config.batch_size, drop_remainder=True))
     return tf.data.Dataset.zip(tuple(streams)).prefetch(tf.data.AUTOTUNE)
 
 

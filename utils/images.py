@@ -1,7 +1,10 @@
-"""Model outputs to PNG files and sample grids."""
+"""Model outputs to PNG files and sample grids; loss curves."""
+import io
 import os
 
 import numpy as np
+import tensorflow as tf
+from matplotlib.figure import Figure
 from PIL import Image
 
 
@@ -11,8 +14,16 @@ def to_uint8(images):
 
 
 def save_png(image, path):
-    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-    Image.fromarray(to_uint8(image)).save(path)
+    buffer = io.BytesIO()
+    Image.fromarray(to_uint8(image)).save(buffer, format="png")
+    _write(buffer.getvalue(), path)
+
+
+def _write(content, path):
+    """Write bytes to a local path or a gs:// URL."""
+    tf.io.gfile.makedirs(os.path.dirname(path) or ".")
+    with tf.io.gfile.GFile(path, "wb") as f:
+        f.write(content)
 
 
 def grid(rows, gap=2):
@@ -34,3 +45,18 @@ def sample_grid(model, x_real, x_manga):
         emb = model.encoder(source)(x, training=False)
         rows += [x, model.decoder(source)(emb, training=False), model.decoder(target)(emb, training=False)]
     return grid(rows)
+
+
+def save_loss_curves(rows, path):
+    """One panel per loss term of the log rows, against the step."""
+    names = [k for k in rows[0] if k not in ("epoch", "step")]
+    figure = Figure(figsize=(12, 6), layout="constrained")
+    steps = [row["step"] for row in rows]
+    for i, name in enumerate(names):
+        axes = figure.add_subplot(2, (len(names) + 1) // 2, i + 1)
+        axes.plot(steps, [row[name] for row in rows])
+        axes.set_title(name)
+        axes.set_xlabel("step")
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=80)
+    _write(buffer.getvalue(), path)

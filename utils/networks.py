@@ -10,6 +10,7 @@ import os
 from dataclasses import dataclass
 
 import keras
+import tensorflow as tf
 from keras import layers
 
 from utils.config import Config, config_path
@@ -145,7 +146,7 @@ class XGAN:
         return keras.Sequential([self.encoder(source), self.decoder(target)], name=f"{source}2{target}")
 
     def save(self, model_dir):
-        os.makedirs(model_dir, exist_ok=True)
+        tf.io.gfile.makedirs(model_dir)
         self.xgan.save(os.path.join(model_dir, XGAN_FILE))
         self.discriminator.save(os.path.join(model_dir, DISCRIMINATOR_FILE))
         self.domain_classifier.save(os.path.join(model_dir, DOMAIN_CLASSIFIER_FILE))
@@ -164,7 +165,7 @@ class ModelNotFoundError(FileNotFoundError):
 def load(model_dir, how_to_make):
     """The models saved in `model_dir`; `how_to_make` names the command that makes them if they are missing."""
     paths = [os.path.join(model_dir, name) for name in (XGAN_FILE, DISCRIMINATOR_FILE, DOMAIN_CLASSIFIER_FILE)]
-    missing = [p for p in paths + [config_path(model_dir)] if not os.path.isfile(p)]
+    missing = [p for p in paths + [config_path(model_dir)] if not tf.io.gfile.exists(p)]
     if missing:
         raise ModelNotFoundError(f"No saved model in {model_dir}/ (missing {', '.join(missing)}). "
                                  f"Run `{how_to_make}` first.")

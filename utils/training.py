@@ -1,15 +1,19 @@
 """The training step and the loop around it."""
 import csv
+import math
 import os
+import signal
+import sys
 import time
 
 import keras
 import tensorflow as tf
 
-from utils import data, images, losses
+from utils import checkpoints, data, images, losses
 from utils.networks import DOMAINS
 
-LOSS_NAMES = ("L_rec", "L_dann", "L_sem", "L_gan", "L_disc", "disc_acc")
+LOSS_NAMES = ("L_rec", "L_dann", "L_sem", "L_gan", "L_gen", "L_disc", "disc_acc")  # L_gen: the weighted sum
+SHOWN = ("L_rec", "L_dann", "L_sem", "L_gan", "disc_acc")  # on the progress bar
 
 
 def make_train_step(model, gen_optimizer, disc_optimizer, config):
@@ -50,7 +54,7 @@ def make_train_step(model, gen_optimizer, disc_optimizer, config):
 
         gen_optimizer.apply_gradients(zip(gen_tape.gradient(gen_loss, gen_vars), gen_vars))
         disc_optimizer.apply_gradients(zip(disc_tape.gradient(disc_loss, disc_vars), disc_vars))
-        terms["L_disc"] = disc_loss
+        terms["L_gen"], terms["L_disc"] = gen_loss, disc_loss
         terms["disc_acc"] = losses.discriminator_accuracy(logits_manga, logits_fake_manga)
         return terms
 
@@ -62,55 +66,137 @@ def make_optimizers(config):
             keras.optimizers.Adam(config.disc_learning_rate, beta_1=config.beta_1))
 
 
-def fit(model, config, log=print):
-    """Train `model` on config.data_dir; write the log, sample grids and trained models to config.out."""
+class TrainingStopped(Exception):
+    """Training stopped before its end: by a signal (after a checkpoint) or by a NaN/Inf loss (without one)."""
+
+    def __init__(self, message, exit_code):
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+# What a run folder holds; --fresh removes these (and only these) before starting over.
+RUN_FILES = ("config.json", "log.csv", "loss_curves.png", "samples", "tensorboard", "models",
+             checkpoints.CHECKPOINT_DIR)
+
+
+def fit(model, config, log=print, fresh=False):
+    """Train `model` on config.data_dir, going on from the run folder's latest checkpoint unless `fresh`.
+
+    The run folder (config.out) gets config.json, checkpoints/, log.csv, loss_curves.png,
+    samples/epoch_NNN.png, tensorboard/ and at the end models/ for translate.py. Returns the log rows.
+    """
     files = data.domain_files(config.data_dir, data.TRAIN_FOLDERS, min_count=config.batch_size)
     test_files = data.domain_files(config.data_dir, data.TEST_FOLDERS)
     samples = {d: data.load_images(test_files[d][:config.sample_count], d, config) for d in DOMAINS}
-    os.makedirs(os.path.join(config.out, "samples"), exist_ok=True)
-    config.save(os.path.join(config.out, "config.json"))
+    run = lambda *parts: os.path.join(config.out, *parts)  # noqa: E731
+    if fresh:
+        for name in RUN_FILES:
+            if tf.io.gfile.exists(run(name)):
+                tf.io.gfile.rmtree(run(name)) if tf.io.gfile.isdir(run(name)) else tf.io.gfile.remove(run(name))
 
+    keras.utils.set_random_seed(config.seed)
     steps = data.steps_per_epoch(files, config)
     total_steps = steps * config.epochs if not config.max_steps else min(config.max_steps, steps * config.epochs)
-    log(f"{len(files['real'])} real + {len(files['manga'])} manga training faces: "
-        f"{steps} steps of {config.batch_size} per epoch, {total_steps} steps in all")
-
     # The autoencoders learn first: alignment pressure on a still meaningless embedding collapses it.
     warmup_steps = round(config.warmup_epochs * steps)
-    gen_optimizer, disc_optimizer = make_optimizers(config)
-    train_step = make_train_step(model, gen_optimizer, disc_optimizer, config)
+    optimizers = make_optimizers(config)
+    train_step = make_train_step(model, *optimizers, config)
     batches = iter(data.training_dataset(files, config))
+    state = checkpoints.TrainingState(model, optimizers, batches, config.out, config)
+    resumed = state.restore_latest()
 
-    history, step = [], 0
-    for epoch in range(1, config.epochs + 1):
-        sums, count, start = {name: 0.0 for name in LOSS_NAMES}, 0, time.perf_counter()
-        for _ in range(steps):
-            if step >= total_steps:
-                break
-            ramp = min(1.0, (step + 1) / warmup_steps) if warmup_steps else 1.0
-            x_real, x_manga = next(batches)
-            terms = train_step(x_real, x_manga, tf.constant(ramp, tf.float32))
-            for name, value in terms.items():
-                sums[name] += float(value)
-            count, step = count + 1, step + 1
-        if not count:
-            break
-        seconds = time.perf_counter() - start
-        row = {"epoch": epoch, "step": step, **{k: v / count for k, v in sums.items()},
-               "images_per_s": 2 * config.batch_size * count / seconds}
-        history.append(row)
-        log(" ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in row.items()))
-        images.save_png(images.sample_grid(model, samples["real"], samples["manga"]),
-                        os.path.join(config.out, "samples", f"epoch_{epoch:03d}.png"))
-        _write_history(history, os.path.join(config.out, "log.csv"))
+    tf.io.gfile.makedirs(run("samples"))
+    config.save(run("config.json"))
+    log(f"{len(files['real'])} real + {len(files['manga'])} manga training faces: "
+        f"{steps} steps of {config.batch_size} per epoch, {total_steps} steps in all")
+    rows = [row for row in _read_rows(run("log.csv")) if row["step"] <= (resumed or 0)]
+    if resumed is not None:
+        log(f"resuming from the checkpoint of step {resumed} in {run(checkpoints.CHECKPOINT_DIR)}/ "
+            f"(--fresh starts over)")
+    writer = tf.summary.create_file_writer(run("tensorboard"))
 
-    model.save(os.path.join(config.out, "models"))
-    log(f"trained models saved in {os.path.join(config.out, 'models')}/")
-    return history
+    with checkpoints.StopSignals() as signals, writer.as_default():
+        step = int(state.step)
+        while step < total_steps:
+            epoch = step // steps + 1
+            log(f"epoch {epoch}/{config.epochs}")
+            bar = keras.utils.Progbar(min(steps, total_steps - (epoch - 1) * steps),
+                                      verbose=1 if sys.stdout.isatty() else 2, stateful_metrics=["images/s"])
+            sums, count, start = {name: 0.0 for name in LOSS_NAMES}, 0, time.perf_counter()
+            epoch_start, epoch_first_step = start, step
+            while step < min(epoch * steps, total_steps):
+                ramp = min(1.0, (step + 1) / warmup_steps) if warmup_steps else 1.0
+                terms = {k: float(v) for k, v in train_step(*next(batches), tf.constant(ramp, tf.float32)).items()}
+                _stop_if_not_finite(terms, step + 1, state)
+                step = int(state.step.assign_add(1))
+                sums, count = {k: sums[k] + terms[k] for k in sums}, count + 1
+                speed = 2 * config.batch_size * (step - epoch_first_step) / (time.perf_counter() - epoch_start)
+                bar.update(step - (epoch - 1) * steps, [(k, terms[k]) for k in SHOWN] + [("images/s", speed)])
+                if step % config.log_every == 0 or step == min(epoch * steps, total_steps):
+                    rows.append({"epoch": epoch, "step": step, **{k: v / count for k, v in sums.items()},
+                                 "images_per_s": 2 * config.batch_size * count / (time.perf_counter() - start)})
+                    _write_summaries(rows[-1], optimizers)
+                    _write_rows(rows, run("log.csv"))
+                    sums, count, start = {name: 0.0 for name in LOSS_NAMES}, 0, time.perf_counter()
+                if state.due():
+                    _stop_if_not_finite_weights(model, step, state)
+                    state.save()
+                if signals.received:
+                    state.save()
+                    raise TrainingStopped(f"{signals.received} received: checkpoint of step {step} saved in "
+                                          f"{run(checkpoints.CHECKPOINT_DIR)}/. Run the same command again to "
+                                          f"go on.", 128 + getattr(signal, signals.received))
+            _stop_if_not_finite_weights(model, step, state)
+            state.save()
+            grid = images.sample_grid(model, samples["real"], samples["manga"])
+            images.save_png(grid, run("samples", f"epoch_{epoch:03d}.png"))
+            tf.summary.image("samples (rows: real, reconstruction, manga; manga, reconstruction, real)",
+                             (grid[None] + 1) / 2, step=step)
+            images.save_loss_curves(rows, run("loss_curves.png"))
+            writer.flush()
+
+    model.save(run("models"))
+    log(f"trained models saved in {run('models')}/")
+    return rows
 
 
-def _write_history(history, path):
-    with open(path, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(history[0]))
+def _stop_if_not_finite(terms, step, state):
+    bad = [name for name, value in terms.items() if not math.isfinite(value)]
+    if bad:
+        latest = state.manager.latest_checkpoint or "none yet"
+        raise TrainingStopped(f"{', '.join(bad)} became {terms[bad[0]]} at step {step}; training stopped. The latest "
+                              f"checkpoint ({latest}) is from before and stays the latest. Lower the learning "
+                              f"rates or the loss weights, then run the command again to go on from it.", 1)
+
+
+def _stop_if_not_finite_weights(model, step, state):
+    """A finite loss can still give a NaN update: check the weights before they go into a checkpoint."""
+    weights = model.xgan.weights + model.discriminator.weights + model.domain_classifier.weights
+    if not all(bool(tf.reduce_all(tf.math.is_finite(w))) for w in weights if tf.as_dtype(w.dtype).is_floating):
+        _stop_if_not_finite({"a weight": math.nan}, step, state)
+
+
+def _write_summaries(row, optimizers):
+    for name in LOSS_NAMES:
+        tf.summary.scalar(f"loss/{name}" if name.startswith("L_") else name, row[name], step=row["step"])
+    tf.summary.scalar("images_per_s", row["images_per_s"], step=row["step"])
+    for name, optimizer in zip(("generator", "discriminator"), optimizers):
+        tf.summary.scalar(f"learning_rate/{name}", float(optimizer.learning_rate), step=row["step"])
+
+
+def _write_rows(rows, path):
+    # Written whole each time (a Cloud Storage object cannot be appended to), then renamed into place
+    # so that a kill never leaves half a file.
+    with tf.io.gfile.GFile(path + ".tmp", "w") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
         writer.writeheader()
-        writer.writerows(history)
+        writer.writerows(rows)
+    tf.io.gfile.rename(path + ".tmp", path, overwrite=True)
+
+
+def _read_rows(path):
+    if not tf.io.gfile.exists(path):
+        return []
+    with tf.io.gfile.GFile(path) as f:
+        return [{k: int(v) if k in ("epoch", "step") else float(v) for k, v in row.items()}
+                for row in csv.DictReader(f)]

@@ -1,0 +1,79 @@
+"""Training state on disk, so that a run killed at any moment goes on where it stopped.
+
+One tf.train.Checkpoint holds every network, both optimizers, the step counter and the tf.data
+iterator (its shuffle and flip state), managed by tf.train.CheckpointManager. TensorFlow writes a
+checkpoint under temporary names and only then points the `checkpoint` index file at it, so a kill
+in the middle of a save leaves the previous checkpoint the latest.
+"""
+import os
+import signal
+
+import tensorflow as tf
+
+CHECKPOINT_DIR = "checkpoints"
+
+
+class TrainingState:
+    def __init__(self, model, optimizers, batches, run_dir, config):
+        self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
+        self.checkpoint = tf.train.Checkpoint(
+            xgan=model.xgan, discriminator=model.discriminator, domain_classifier=model.domain_classifier,
+            gen_optimizer=optimizers[0], disc_optimizer=optimizers[1], step=self.step, data=batches)
+        self.manager = tf.train.CheckpointManager(
+            self.checkpoint, os.path.join(run_dir, CHECKPOINT_DIR), max_to_keep=config.keep_checkpoints)
+        self.every = config.checkpoint_every
+
+    def restore_latest(self):
+        """Restore the latest checkpoint if there is one; its step, or None."""
+        latest = self.manager.latest_checkpoint
+        if latest is None:
+            return None
+        try:
+            self.checkpoint.restore(latest).assert_existing_objects_matched()
+        except (AssertionError, ValueError, tf.errors.OpError) as error:
+            raise CheckpointMismatch(
+                f"The checkpoint {latest} does not fit the models being trained ({str(error).splitlines()[0]}). "
+                f"It was written for other models or other training folders: pass --fresh to start this run "
+                f"over, or --out for a new run folder.") from None
+        return int(self.step)
+
+    def latest_step(self):
+        latest = self.manager.latest_checkpoint  # .../ckpt-<step>: saved with checkpoint_number=step
+        return int(latest.rsplit("-", 1)[1]) if latest else 0
+
+    def due(self):
+        """Whether checkpoint_every steps have passed since the latest checkpoint."""
+        return int(self.step) - self.latest_step() >= self.every
+
+    def save(self):
+        """Write a checkpoint named after the step, unless there is one already."""
+        if self.latest_step() != int(self.step) or not self.manager.latest_checkpoint:
+            self.manager.save(checkpoint_number=self.step)
+
+
+class CheckpointMismatch(ValueError):
+    pass
+
+
+class StopSignals:
+    """Turn SIGTERM (a preempted VM) and SIGINT (Ctrl-C) into a request the loop answers at the next step.
+
+    A second signal stops at once, for a user who does not want to wait.
+    """
+    SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+    def __init__(self):
+        self.received = None
+
+    def _handle(self, signum, frame):
+        if self.received is not None:
+            raise KeyboardInterrupt
+        self.received = signal.Signals(signum).name
+
+    def __enter__(self):
+        self.previous = {s: signal.signal(s, self._handle) for s in self.SIGNALS}
+        return self
+
+    def __exit__(self, *exc):
+        for s, handler in self.previous.items():
+            signal.signal(s, handler)
