@@ -16,8 +16,8 @@ import sys
 import utils  # noqa: F401  (quiets TensorFlow's start-up log)
 from utils.checkpoints import CheckpointMismatch
 from utils.config import add_config_flags, apply_flags
-from utils.data import DataError
-from utils.networks import ModelNotFoundError, load
+from utils.data import DataError, run_files
+from utils.networks import ModelNotFoundError, load, saved_config
 from utils.training import TrainingStopped, fit
 
 
@@ -29,10 +29,14 @@ def main(argv=None):
     add_config_flags(parser, "train")
     args = parser.parse_args(argv)
     try:
-        model = load(args.models, how_to_make=f"python model.py --out {args.models}")
-        model.config = config = apply_flags(model.config, args, "train")
+        how_to_make = f"python model.py --out {args.models}"
+        config = apply_flags(saved_config(args.models, how_to_make), args, "train")
         print(config.describe(), flush=True)
-        fit(model, config, log=lambda line: print(line, flush=True), fresh=args.fresh)
+        log = lambda line: print(line, flush=True)  # noqa: E731
+        files = run_files(config, log)  # bad data is found before any model is built
+        model = load(args.models, how_to_make)
+        model.config = config
+        fit(model, config, files, log=log, fresh=args.fresh)
     except (ModelNotFoundError, DataError, CheckpointMismatch) as error:
         sys.exit(f"error: {error}")
     except TrainingStopped as stop:

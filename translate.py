@@ -2,7 +2,9 @@
 
     python translate.py                     # test1/ -> results/real2manga/, test2/ -> results/manga2real/
     python translate.py --input me.jpg friends/ --output out/ --direction real2manga
-Writes one PNG per input (same file stem) and grid.png: inputs above their translations.
+    python translate.py --input group_photo.jpg --face-crop   # every face found, aligned first
+Writes one PNG per input (same file stem; STEM_faceN.png with --face-crop) and grid.png: inputs above
+their translations. Files that cannot be read (or hold no face) are skipped and listed at the end.
 """
 import argparse
 import os
@@ -11,6 +13,8 @@ import sys
 import utils  # noqa: F401  (quiets TensorFlow's start-up log)
 from utils.data import TEST_FOLDERS, DataError, list_images
 from utils.networks import ModelNotFoundError, load
+from utils.faces import FaceCropper
+from utils.reading import describe_bad
 from utils.translation import translate_files
 
 DIRECTIONS = {"real2manga": ("real", "manga"), "manga2real": ("manga", "real")}
@@ -24,6 +28,9 @@ def main(argv=None):
     parser.add_argument("--output", help="folder for the translations (default: results/DIRECTION)")
     parser.add_argument("--direction", choices=DIRECTIONS, default="real2manga",
                         help="which way to translate --input (default: real2manga)")
+    parser.add_argument("--face-crop", action="store_true",
+                        help="find each face in the photos (any size, anywhere, several per photo), align it to the "
+                             "framing of the training faces, and translate each one")
     args = parser.parse_args(argv)
     try:
         model = load(args.models, how_to_make="python train.py")
@@ -32,12 +39,13 @@ def main(argv=None):
         else:
             jobs = [(direction, [TEST_FOLDERS[source]], os.path.join("results", direction))
                     for direction, (source, _) in DIRECTIONS.items()]
+        faces = FaceCropper() if args.face_crop else None
         for direction, inputs, output in jobs:
             paths = [p for item in inputs for p in (list_images(item) if os.path.isdir(item) else [item])]
-            written, failed = translate_files(model, *DIRECTIONS[direction], paths, output)
+            written, failed = translate_files(model, *DIRECTIONS[direction], paths, output, faces)
             print(f"{direction}: {len(written)} images translated into {output}/")
-            for path, reason in failed:
-                print(f"  skipped {path}: {reason}", file=sys.stderr)
+            if failed:
+                print(describe_bad(failed), file=sys.stderr)
             if not written:
                 sys.exit(f"error: none of the {len(paths)} inputs could be translated")
     except (ModelNotFoundError, DataError) as error:

@@ -25,18 +25,41 @@ def test_training_batches_are_unpaired_domains_of_the_right_shape(tiny_config, t
     assert data.steps_per_epoch(files, tiny_config) == 3
 
 
-def test_missing_folder_is_named_in_the_error(tmp_path):
-    with pytest.raises(data.DataError, match="train1"):
+def test_missing_folder_is_named_with_what_was_found(tmp_path):
+    (tmp_path / "train_1").mkdir()
+    with pytest.raises(data.DataError) as error:
         data.domain_files(str(tmp_path), data.TRAIN_FOLDERS)
+    message = str(error.value)
+    assert "train1/ does not exist" in message and "train_1/ looks like it: rename it to train1/" in message
 
 
-def test_folder_without_images_is_named_in_the_error(tmp_path):
+def test_missing_data_dir_is_named(tmp_path):
+    with pytest.raises(data.DataError, match=f"Folder {tmp_path}/typo/ does not exist.*--data-dir"):
+        data.domain_files(str(tmp_path / "typo"), data.TRAIN_FOLDERS)
+
+
+def test_empty_folder_is_named(tmp_path):
+    (tmp_path / "train1").mkdir()
+    with pytest.raises(data.DataError, match="train1/ is empty"):
+        data.list_images(str(tmp_path / "train1"))
+
+
+def test_folder_without_readable_images_is_named(tmp_path):
     (tmp_path / "train1").mkdir()
     (tmp_path / "train1" / "notes.txt").write_text("not an image")
-    with pytest.raises(data.DataError, match="train1/ holds no images"):
-        data.list_images(str(tmp_path / "train1"))
+    with pytest.raises(data.DataError, match=r"train1/ holds 0 readable images \(1 other files\)"):
+        data.domain_files(str(tmp_path), {"real": "train1"}, log=lambda line: None)
 
 
 def test_folder_smaller_than_a_batch_is_an_error(tiny_data):
     with pytest.raises(data.DataError, match="fewer than one batch"):
         data.domain_files(tiny_data, data.TRAIN_FOLDERS, min_count=10)
+
+
+def test_bad_files_are_skipped_with_one_warning_naming_them(tiny_data):
+    (open(f"{tiny_data}/train1/.DS_Store", "wb")).write(b"\x00\x01")
+    (open(f"{tiny_data}/train2/broken.png", "wb")).write(b"\x89PNG broken")
+    warnings = []
+    files = data.domain_files(tiny_data, data.TRAIN_FOLDERS, log=warnings.append)
+    assert len(files["real"]) == 12 and len(files["manga"]) == 8
+    assert len(warnings) == 1 and ".DS_Store" in warnings[0] and "broken.png" in warnings[0]

@@ -8,6 +8,8 @@ import train as train_py
 import translate as translate_py
 from conftest import TINY_MODEL_FLAGS, write_images
 
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
 
 @pytest.mark.parametrize("entry_point", [model_py, train_py, translate_py])
 def test_help(entry_point, capsys):
@@ -27,13 +29,14 @@ def test_translate_without_trained_models_says_to_run_train_py(tmp_path):
         translate_py.main(["--models", str(tmp_path / "nothing")])
 
 
-def test_train_with_missing_data_folder_names_it(tmp_path):
+def test_train_checks_the_data_before_building_any_model(tmp_path, monkeypatch):
     model_py.main(["--out", str(tmp_path / "models")] + TINY_MODEL_FLAGS)
-    with pytest.raises(SystemExit, match="train1"):
+    monkeypatch.setattr(train_py, "load", lambda *args: pytest.fail("a model was loaded before the data check"))
+    with pytest.raises(SystemExit, match="typo/ does not exist"):
         train_py.main(["--models", str(tmp_path / "models"), "--data-dir", str(tmp_path / "typo")])
 
 
-def test_model_train_translate_end_to_end(tiny_data, tmp_path, monkeypatch):
+def test_model_train_translate_end_to_end(tiny_data, tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tiny_data)          # translate.py's defaults read test1/ test2/ and write results/
     model_py.main(["--out", "models"] + TINY_MODEL_FLAGS)
     train_py.main(["--max-steps", "2", "--batch-size", "4"])
@@ -54,3 +57,12 @@ def test_model_train_translate_end_to_end(tiny_data, tmp_path, monkeypatch):
 
     with pytest.raises(SystemExit, match="none of the 1 inputs"):
         translate_py.main(["--input", str(tmp_path / "mine" / "broken.png"), "--output", str(tmp_path / "out2")])
+
+    # --face-crop: a photo with no face is named as such; the faces of the others are translated.
+    photo = Image.new("RGB", (600, 400), (70, 90, 60))
+    photo.paste(Image.open(os.path.join(ROOT, "test1", "003001.jpg")).resize((178, 218)), (350, 100))
+    photo.save(tmp_path / "mine" / "photo.jpg")
+    translate_py.main(["--input", str(tmp_path / "mine"), "--output", str(tmp_path / "faces"), "--face-crop"])
+    assert sorted(os.listdir(tmp_path / "faces")) == ["grid.png", "photo_face1.png"]
+    skipped = capsys.readouterr().err
+    assert "000.jpg: no face found" in skipped and "broken.png" in skipped

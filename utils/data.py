@@ -1,12 +1,16 @@
 """Image folders in, batches of [-1, 1] pixels out (the TensorFlow pix2pix/CycleGAN tutorial's pipeline)."""
+import difflib
 import os
 
 import tensorflow as tf
 
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp")
+from utils import reading
+
 # Folder names of the report's layout: 1 = real faces, 2 = manga faces.
 TRAIN_FOLDERS = {"real": "train1", "manga": "train2"}
 TEST_FOLDERS = {"real": "test1", "manga": "test2"}
+LAYOUT = ("DATA_DIR/train1/ (real faces), train2/ (manga faces), test1/ and test2/ (the same, held out); "
+          "`python prepare_data.py` fills them")
 
 
 class DataError(ValueError):
@@ -14,32 +18,64 @@ class DataError(ValueError):
 
 
 def list_images(folder):
-    """Sorted image paths in `folder`; a DataError naming the folder if there are none."""
+    """Sorted paths of the files in `folder` (all of them: `reading.scan` sorts out what is not an image)."""
     if not tf.io.gfile.isdir(folder):
-        raise DataError(f"Image folder {folder}/ does not exist. Create it and put images in it "
-                        f"(.jpg, .png, .bmp, .gif, .webp), or point --data-dir at the folder that holds "
-                        f"train1/ train2/ test1/ test2/.")
-    names = tf.io.gfile.listdir(folder)
-    paths = sorted(os.path.join(folder, name) for name in names if name.lower().endswith(IMAGE_EXTENSIONS))
+        raise DataError(_missing_folder_message(folder))
+    paths = sorted(os.path.join(folder, name) for name in tf.io.gfile.listdir(folder)
+                   if not tf.io.gfile.isdir(os.path.join(folder, name)))
     if not paths:
-        raise DataError(f"Image folder {folder}/ holds no images (.jpg, .png, .bmp, .gif, .webp); "
-                        f"found {len(names)} other entries. Put the domain's images in it.")
+        raise DataError(f"Image folder {folder}/ is empty. Put the domain's images in it (JPEG, PNG, BMP, GIF or "
+                        f"WebP, any size); the layout is {LAYOUT}.")
     return paths
 
 
-def domain_files(data_dir, folders, min_count=1):
-    """{domain: image paths} for the folders of the layout; each must hold at least `min_count` images."""
-    files = {domain: list_images(os.path.join(data_dir, folder)) for domain, folder in folders.items()}
+def _missing_folder_message(folder):
+    parent, name = os.path.split(folder.rstrip("/"))
+    parent = parent or "."
+    if not tf.io.gfile.isdir(parent):
+        return (f"Folder {parent}/ does not exist, so neither does {folder}/. Check --data-dir: it names the "
+                f"folder that holds {LAYOUT}.")
+    others = sorted(n.rstrip("/") for n in tf.io.gfile.listdir(parent) if tf.io.gfile.isdir(os.path.join(parent, n)))
+    close = difflib.get_close_matches(name, others, n=1, cutoff=0.6)
+    hint = f" {parent}/{close[0]}/ looks like it: rename it to {name}/." if close else ""
+    found = ", ".join(n + "/" for n in others[:10]) or "no folders"
+    return (f"Image folder {folder}/ does not exist ({parent}/ holds {found}).{hint} The layout is {LAYOUT}; "
+            f"or point --data-dir at the folder that holds them.")
+
+
+def domain_files(data_dir, folders, min_count=1, log=print):
+    """{domain: readable image paths} of the layout's folders; unreadable files skipped, named in one warning.
+
+    Each folder must hold at least `min_count` readable images.
+    """
+    listed = {domain: list_images(os.path.join(data_dir, folder)) for domain, folder in folders.items()}
+    files, skipped = {}, []
+    for domain, paths in listed.items():
+        if len(paths) >= reading.SCAN_BAR_FROM:
+            log(f"checking the {len(paths)} files of {os.path.join(data_dir, folders[domain])}/")
+        files[domain], bad = reading.scan(paths)
+        skipped += bad
+    if skipped:
+        log(reading.describe_bad(skipped))
     for domain, paths in files.items():
         if len(paths) < min_count:
-            raise DataError(f"{os.path.join(data_dir, folders[domain])}/ holds {len(paths)} images, fewer than "
-                            f"one batch ({min_count}). Add images or lower --batch-size.")
+            folder = os.path.join(data_dir, folders[domain])
+            raise DataError(f"{folder}/ holds {len(paths)} readable images ({len(listed[domain]) - len(paths)} "
+                            f"other files), fewer than one batch ({min_count}). Add images or lower --batch-size.")
     return files
 
 
-def decode(path_or_bytes, from_bytes=False):
-    data = path_or_bytes if from_bytes else tf.io.read_file(path_or_bytes)
-    return tf.io.decode_image(data, channels=3, expand_animations=False)
+def run_files(config, log=print):
+    """(training files, test files) of config.data_dir, checked before any model is built."""
+    return (domain_files(config.data_dir, TRAIN_FOLDERS, min_count=config.batch_size, log=log),
+            domain_files(config.data_dir, TEST_FOLDERS, log=log))
+
+
+def decode(path):
+    """uint8 HxWx3 pixels of the image at `path` (a string tensor), inside a tf.data pipeline or eagerly."""
+    image = tf.numpy_function(lambda p: reading.read_rgb(p.decode()), [path], tf.uint8, stateful=False)
+    image.set_shape([None, None, 3])
+    return image
 
 
 def to_model_input(image, crop, size):
@@ -62,7 +98,7 @@ def crop_for(domain, config):
 def load_images(paths, domain, config):
     """Every image of `paths` as one [-1, 1] tensor (n, size, size, 3)."""
     crop = crop_for(domain, config)
-    return tf.stack([to_model_input(decode(p), crop, config.image_size) for p in paths])
+    return tf.stack([to_model_input(reading.read_rgb(p), crop, config.image_size) for p in paths])
 
 
 def training_dataset(files, config):

@@ -162,12 +162,23 @@ class ModelNotFoundError(FileNotFoundError):
     pass
 
 
-def load(model_dir, how_to_make):
-    """The models saved in `model_dir`; `how_to_make` names the command that makes them if they are missing."""
+def saved_config(model_dir, how_to_make):
+    """The config saved beside the models in `model_dir`, read without building anything.
+
+    `how_to_make` names the command that makes the models if they are missing.
+    """
     paths = [os.path.join(model_dir, name) for name in (XGAN_FILE, DISCRIMINATOR_FILE, DOMAIN_CLASSIFIER_FILE)]
     missing = [p for p in paths + [config_path(model_dir)] if not tf.io.gfile.exists(p)]
     if missing:
         raise ModelNotFoundError(f"No saved model in {model_dir}/ (missing {', '.join(missing)}). "
                                  f"Run `{how_to_make}` first.")
-    xgan, discriminator, domain_classifier = (keras.models.load_model(p, safe_mode=True) for p in paths)
-    return XGAN(xgan, discriminator, domain_classifier, Config.load(config_path(model_dir)))
+    return Config.load(config_path(model_dir))
+
+
+def load(model_dir, how_to_make):
+    """The models saved in `model_dir` (see saved_config)."""
+    config = saved_config(model_dir, how_to_make)
+    xgan, discriminator, domain_classifier = (
+        keras.models.load_model(os.path.join(model_dir, name), safe_mode=True)
+        for name in (XGAN_FILE, DISCRIMINATOR_FILE, DOMAIN_CLASSIFIER_FILE))
+    return XGAN(xgan, discriminator, domain_classifier, config)

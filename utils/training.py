@@ -79,14 +79,14 @@ RUN_FILES = ("config.json", "log.csv", "loss_curves.png", "samples", "tensorboar
              checkpoints.CHECKPOINT_DIR)
 
 
-def fit(model, config, log=print, fresh=False):
+def fit(model, config, files=None, log=print, fresh=False):
     """Train `model` on config.data_dir, going on from the run folder's latest checkpoint unless `fresh`.
 
     The run folder (config.out) gets config.json, checkpoints/, log.csv, loss_curves.png,
-    samples/epoch_NNN.png, tensorboard/ and at the end models/ for translate.py. Returns the log rows.
+    samples/epoch_NNN.png, tensorboard/ and at the end models/ for translate.py. `files`: what
+    data.run_files returns, if the caller checked the data already. Returns the log rows.
     """
-    files = data.domain_files(config.data_dir, data.TRAIN_FOLDERS, min_count=config.batch_size)
-    test_files = data.domain_files(config.data_dir, data.TEST_FOLDERS)
+    files, test_files = files or data.run_files(config, log)
     samples = {d: data.load_images(test_files[d][:config.sample_count], d, config) for d in DOMAINS}
     run = lambda *parts: os.path.join(config.out, *parts)  # noqa: E731
     if fresh:

@@ -2,45 +2,49 @@
 import os
 
 import numpy as np
-import tensorflow as tf
 
-from utils import data, images
-
-
-def read_for_model(path, domain, config):
-    """One file as model input, or the reason it cannot be read."""
-    try:
-        return data.to_model_input(data.decode(path), data.crop_for(domain, config), config.image_size), None
-    except (tf.errors.OpError, ValueError) as error:
-        reason = getattr(error, "message", str(error)).strip().splitlines()[0]
-        return None, reason or type(error).__name__
+from utils import data, images, reading
 
 
-def translate_files(model, source, target, paths, output, batch_size=64, grid_width=10):
+def model_inputs(path, domain, config, faces=None):
+    """[(output stem, model input)] of one file: the whole image, or with `faces` (a FaceCropper) each face.
+
+    An UnreadableImage says why there is none.
+    """
+    rgb = reading.read_rgb(path)
+    stem = os.path.splitext(os.path.basename(path))[0]
+    if faces is None:
+        named = [(stem, rgb)]
+    else:
+        crops = faces.crop(rgb)
+        if not crops:
+            raise reading.UnreadableImage("no face found")
+        named = [(f"{stem}_face{i}", crop) for i, crop in enumerate(crops, 1)]
+    crop = data.crop_for(domain, config)
+    return [(name, data.to_model_input(image, crop, config.image_size)) for name, image in named]
+
+
+def translate_files(model, source, target, paths, output, faces=None, batch_size=64, grid_width=10):
     """Translate `paths` from `source` to `target`; write OUTPUT/<stem>.png and OUTPUT/grid.png.
 
+    With `faces`, each face of each file is translated, to OUTPUT/<stem>_faceN.png.
     Returns (written paths, [(unreadable path, reason)]).
     """
-    good, inputs, failed = [], [], []
+    names, inputs, failed = [], [], []
     for path in paths:
-        if not os.path.isfile(path):
-            failed.append((path, "no such file"))
-            continue
-        x, reason = read_for_model(path, source, model.config)
-        if reason:
-            failed.append((path, reason))
-        else:
-            good.append(path)
-            inputs.append(x)
-    if not good:
+        try:
+            for name, x in model_inputs(path, source, model.config, faces):
+                names.append(name)
+                inputs.append(x)
+        except reading.UnreadableImage as error:
+            failed.append((path, str(error)))
+    if not names:
         return [], failed
     x = np.stack(inputs)
     y = model.translator(source, target).predict(x, batch_size=batch_size, verbose=0)
-    os.makedirs(output, exist_ok=True)
-    written = []
-    for path, image in zip(good, y):
-        written.append(os.path.join(output, os.path.splitext(os.path.basename(path))[0] + ".png"))
-        images.save_png(image, written[-1])
+    written = [os.path.join(output, name + ".png") for name in names]
+    for path, image in zip(written, y):
+        images.save_png(image, path)
     rows = [part[start:start + grid_width] for start in range(0, len(x), grid_width) for part in (x, y)]
     images.save_png(images.grid(rows), os.path.join(output, "grid.png"))
     return written, failed
