@@ -1,0 +1,58 @@
+"""Fill train1/ test1/ (real faces) and train2/ test2/ (manga faces) from folders, archives or tensorflow-datasets.
+
+    python prepare_data.py --real ~/photos --manga anime-faces.zip        # any folder; the Kaggle download
+    python prepare_data.py --real tfds:celeb_a --limit 20000 --replace    # CelebA through tensorflow-datasets
+    python prepare_data.py --manga cartoonset10k.tgz                      # the XGAN paper's Cartoon Set
+    python prepare_data.py --real group_photos/ --face-crop               # each face found, aligned
+
+SOURCE: a folder (searched recursively), a .zip/.tar/.tgz archive, or tfds:NAME[:SPLIT].
+Unreadable files are skipped and listed; exact duplicates are kept once; the test images are drawn
+at random (--seed) from the unique images, so none is also a training image (checked by content hash).
+Photos are written as JPEG (quality 95), manga as PNG, shrunk to at most --max-side pixels.
+"""
+import argparse
+import sys
+
+import utils  # noqa: F401  (quiets TensorFlow's start-up log)
+from utils.data import DataError
+from utils.faces import FaceCropper
+from utils.prepare import prepare
+from utils.reading import describe_bad
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--real", metavar="SOURCE", help="real faces: fills train1/ and test1/")
+    parser.add_argument("--manga", metavar="SOURCE", help="manga faces: fills train2/ and test2/")
+    parser.add_argument("--out", default=".", help="folder to create train1/ train2/ test1/ test2/ in (default: .)")
+    parser.add_argument("--test-ratio", type=float, default=0.05, help="share held out for testing (default: 0.05)")
+    parser.add_argument("--test-count", type=int, help="number held out for testing (instead of --test-ratio)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the train/test split (default: 0)")
+    parser.add_argument("--limit", type=int, help="use at most this many unique images per domain")
+    parser.add_argument("--face-crop", action="store_true",
+                        help="real photos: find each face, align it to the framing of CelebA's crops, keep only faces")
+    parser.add_argument("--max-side", type=int, default=256, help="shrink larger images to this side (default: 256)")
+    parser.add_argument("--replace", action="store_true", help="empty the domain's folders first if they hold files")
+    parser.add_argument("--tfds-dir", help="where tensorflow-datasets keeps its downloads (default: its own)")
+    args = parser.parse_args(argv)
+    if not (args.real or args.manga):
+        parser.error("give --real SOURCE, --manga SOURCE or both")
+    try:
+        for domain in ("real", "manga"):
+            source = getattr(args, domain)
+            if not source:
+                continue
+            faces = FaceCropper() if args.face_crop and domain == "real" else None
+            report = prepare(domain, source, args.out, args.test_ratio, args.test_count, args.seed, args.limit,
+                             faces, args.max_side, args.replace, args.tfds_dir)
+            counts = ", ".join(f"{folder}/ {count}" for folder, count in report.written.items())
+            print(f"{domain} from {source}: {counts} (exact duplicates dropped: {report.duplicates}; files not "
+                  f"named as images, ignored: {report.not_images}; no test image is in the training folder)")
+            if report.unreadable:
+                print(describe_bad(report.unreadable), file=sys.stderr)
+    except DataError as error:
+        sys.exit(f"error: {error}")
+
+
+if __name__ == "__main__":
+    main()
