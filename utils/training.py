@@ -150,8 +150,8 @@ def fit(model, config, files=None, log=print, fresh=False):
             state.save()
             grid = images.sample_grid(model, samples["real"], samples["manga"])
             images.save_png(grid, run("samples", f"epoch_{epoch:03d}.png"))
-            tf.summary.image("samples (rows: real, reconstruction, manga; manga, reconstruction, real)",
-                             (grid[None] + 1) / 2, step=step)
+            tf.summary.image("samples", (grid[None] + 1) / 2, step=step,
+                             description="rows: real, reconstruction, manga; manga, reconstruction, real")
             images.save_loss_curves(rows, run("loss_curves.png"))
             writer.flush()
 
