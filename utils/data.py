@@ -9,8 +9,8 @@ from utils import reading
 # Folder names of the report's layout: 1 = real faces, 2 = manga faces.
 TRAIN_FOLDERS = {"real": "train1", "manga": "train2"}
 TEST_FOLDERS = {"real": "test1", "manga": "test2"}
-LAYOUT = ("DATA_DIR/train1/ (real faces), train2/ (manga faces), test1/ and test2/ (the same, held out); "
-          "`python prepare_data.py` fills them")
+LAYOUT = ("train1/ (real faces), train2/ (manga faces), test1/ and test2/ (the same, held out), which "
+          "`python prepare_data.py` can fill")
 
 
 class DataError(ValueError):
@@ -39,8 +39,8 @@ def _missing_folder_message(folder):
     close = difflib.get_close_matches(name, others, n=1, cutoff=0.6)
     hint = f" {parent}/{close[0]}/ looks like it: rename it to {name}/." if close else ""
     found = ", ".join(n + "/" for n in others[:10]) or "no folders"
-    return (f"Image folder {folder}/ does not exist ({parent}/ holds {found}).{hint} The layout is {LAYOUT}; "
-            f"or point --data-dir at the folder that holds them.")
+    return (f"Image folder {folder}/ does not exist ({parent}/ holds {found}).{hint} --data-dir names the folder "
+            f"that holds {LAYOUT}.")
 
 
 def domain_files(data_dir, folders, min_count=1, log=print):

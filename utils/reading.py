@@ -27,7 +27,7 @@ def read_rgb(path):
         with tf.io.gfile.GFile(path, "rb") as f:
             content = f.read()
     except tf.errors.OpError as error:
-        raise UnreadableImage(error.message.splitlines()[0]) from None
+        raise UnreadableImage(f"cannot be opened ({error.message.splitlines()[0]})") from None
     return rgb_from_bytes(content)
 
 
