@@ -11,17 +11,17 @@ def model_inputs(path, domain, config, faces=None):
 
     An UnreadableImage says why there is none.
     """
-    rgb = reading.read_rgb(path)
     stem = os.path.splitext(os.path.basename(path))[0]
-    if faces is None:
-        named = [(stem, rgb)]
-    else:
-        crops = faces.crop(rgb)
-        if not crops:
-            raise reading.UnreadableImage("no face found")
-        named = [(f"{stem}_face{i}", crop) for i, crop in enumerate(crops, 1)]
-    crop = data.crop_for(domain, config)
-    return [(name, data.to_model_input(image, crop, config.image_size)) for name, image in named]
+    inputs = image_inputs(reading.read_rgb(path), domain, config, faces)
+    return [(stem if faces is None else f"{stem}_face{i}", x) for i, x in enumerate(inputs, 1)]
+
+
+def image_inputs(rgb, domain, config, faces=None):
+    """Model inputs of uint8 pixels: the whole image, or with `faces` each face found (UnreadableImage if none)."""
+    crops = [rgb] if faces is None else faces.crop(rgb)
+    if not crops:
+        raise reading.UnreadableImage("no face found")
+    return [data.to_model_input(crop, data.crop_for(domain, config), config.image_size) for crop in crops]
 
 
 def translate_files(model, source, target, paths, output, faces=None, batch_size=64, grid_width=10):

@@ -1,0 +1,33 @@
+"""A local web page to try the trained XGAN: drop a photo, get the manga face of every face in it.
+
+    python app.py                          # then open http://127.0.0.1:7860
+    python app.py --host 0.0.0.0 --port 8080 --models runs/other/models
+Binds to this computer only unless --host says otherwise. Uploads are not stored.
+"""
+import argparse
+import sys
+
+import utils  # noqa: F401  (quiets TensorFlow's start-up log)
+from utils.faces import FaceCropper
+from utils.networks import ModelNotFoundError, load
+from utils.webapp import create_app
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--models", default="runs/xgan/models",
+                        help="trained models, as train.py saved them (default: runs/xgan/models)")
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1, this computer)")
+    parser.add_argument("--port", type=int, default=7860, help="port (default: 7860)")
+    args = parser.parse_args(argv)
+    try:
+        model = load(args.models, how_to_make="python train.py")
+    except ModelNotFoundError as error:
+        sys.exit(f"error: {error}")
+    app = create_app(model, FaceCropper())
+    print(f"open http://{args.host}:{args.port} (Ctrl-C stops)", flush=True)
+    app.run(host=args.host, port=args.port, threaded=True)
+
+
+if __name__ == "__main__":
+    main()

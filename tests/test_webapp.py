@@ -1,0 +1,119 @@
+"""The web page: the translation behind it, the server over real HTTP, and a real headless browser."""
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import requests
+
+from utils.faces import FaceCropper
+from utils.networks import build
+from utils.webapp import UploadError, translate_upload
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+FACE = os.path.join(ROOT, "test1", "003001.jpg")
+MANGA = os.path.join(ROOT, "test2", sorted(os.listdir(os.path.join(ROOT, "test2")))[0])
+BROWSERS = ("chromium", "chromium-browser", "google-chrome")
+
+
+def _noise_png(path):
+    from PIL import Image
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, (200, 300, 3), dtype=np.uint8)).save(path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def faces():
+    return FaceCropper()
+
+
+def test_translate_upload_gives_one_pair_per_face(tiny_config, faces):
+    model = build(tiny_config)
+    pairs = translate_upload(model, open(FACE, "rb").read(), "real2manga", faces)
+    assert len(pairs) == 1
+    face, manga = pairs[0]
+    assert face.shape == manga.shape == (32, 32, 3) and manga.dtype == np.uint8
+    # manga -> photo, whole picture (no face detection)
+    assert len(translate_upload(model, open(MANGA, "rb").read(), "manga2real")) == 1
+
+
+def test_bad_uploads_give_messages(tiny_config, faces, tmp_path):
+    model = build(tiny_config)
+    with pytest.raises(UploadError, match="empty"):
+        translate_upload(model, b"", "real2manga", faces)
+    with pytest.raises(UploadError, match="cannot be read as an image"):
+        translate_upload(model, b"%PDF-1.4 not a picture", "real2manga", faces)
+    with pytest.raises(UploadError, match="No face found"):
+        translate_upload(model, open(_noise_png(tmp_path / "noise.png"), "rb").read(), "real2manga", faces)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """app.py on a free port, serving a tiny untrained model (the page does not care how well it translates)."""
+    import dataclasses
+    from utils.config import Config
+    models = str(tmp_path_factory.mktemp("models"))
+    config = dataclasses.replace(Config(), image_size=32, encoder_private_filters=(8, 16),
+                                 encoder_shared_filters=(16, 32), embedding_dim=32, decoder_shared_filters=(32, 16),
+                                 decoder_private_filters=(16, 8), discriminator_filters=(4, 4, 4, 4),
+                                 domain_classifier_units=8)
+    build(config).save(models)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    process = subprocess.Popen([sys.executable, os.path.join(ROOT, "app.py"), "--models", models, "--port", str(port)],
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 120
+    while True:
+        try:
+            requests.get(url, timeout=1)
+            break
+        except requests.ConnectionError:
+            assert process.poll() is None and time.time() < deadline, process.stdout.read() if process.poll() else ""
+            time.sleep(0.5)
+    yield url
+    process.terminate()
+    process.wait(timeout=10)
+
+
+def test_server_translates_an_upload_and_survives_bad_ones(server, tmp_path):
+    answer = requests.post(f"{server}/translate", files={"photo": open(FACE, "rb")},
+                           data={"direction": "real2manga", "faces": "on"}, timeout=60)
+    assert answer.status_code == 200
+    results = answer.json()["results"]
+    assert len(results) == 1 and results[0]["output"].startswith("data:image/png;base64,")
+
+    bad = requests.post(f"{server}/translate", files={"photo": ("notes.txt", b"hello")}, data={"faces": "on"})
+    assert bad.status_code == 400 and "cannot be read as an image" in bad.json()["error"]
+    none = requests.post(f"{server}/translate", files={"photo": open(_noise_png(tmp_path / "n.png"), "rb")},
+                         data={"faces": "on"})
+    assert none.status_code == 400 and "No face found" in none.json()["error"]
+    huge = requests.post(f"{server}/translate", files={"photo": ("big.jpg", b"\0" * (41 * 2 ** 20))})
+    assert huge.status_code == 413 and "larger than 40 MB" in huge.json()["error"]
+    assert requests.get(server).status_code == 200          # still serving
+
+
+def test_headless_browser_uploads_a_face_and_sees_its_translation(server, tmp_path):
+    browser_path = next((shutil.which(name) for name in BROWSERS if shutil.which(name)), None)
+    if browser_path is None:
+        pytest.skip(f"no browser installed (looked for {', '.join(BROWSERS)}); .ci/run installs chromium")
+    playwright = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+    with playwright.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=browser_path, args=["--no-sandbox"])
+        page = browser.new_page()
+        page.goto(server)
+        page.set_input_files("#photo", FACE)
+        translation = page.wait_for_selector("img.translation", timeout=60000)
+        page.wait_for_function("() => document.querySelector('img.translation').naturalWidth > 0")
+        assert page.evaluate("() => document.querySelector('img.translation').naturalWidth") == 32
+        assert "1 face(s)" in page.inner_text("#status") and translation.is_visible()
+
+        page.set_input_files("#photo", _noise_png(tmp_path / "noise.png"))
+        page.wait_for_function("() => document.querySelector('#error').textContent.includes('No face found')")
+        assert page.query_selector("img.translation") is None
+        browser.close()

@@ -1,0 +1,89 @@
+"""The web page of app.py: drop a photo, see each face found and its manga translation, download it.
+
+Uploads are read from the request in memory (Werkzeug spools large ones to an anonymous temporary file
+that is gone when the request ends) and never written anywhere else.
+"""
+import base64
+import io
+import threading
+
+import flask
+import numpy as np
+from PIL import Image
+from werkzeug.exceptions import HTTPException
+
+from utils import images, reading
+from utils.translation import image_inputs
+
+MAX_UPLOAD_MB = 40
+DIRECTIONS = {"real2manga": ("real", "manga"), "manga2real": ("manga", "real")}
+
+
+class UploadError(ValueError):
+    """An upload the page cannot translate; the message is shown to the user."""
+
+
+def translate_upload(model, content, direction="real2manga", faces=None):
+    """[(model input, translation)] as uint8 images for an uploaded file; with `faces`, one pair per face."""
+    if not content:
+        raise UploadError("The upload is empty: choose a photo first.")
+    if direction not in DIRECTIONS:
+        raise UploadError(f"Unknown direction {direction!r}: use one of {', '.join(DIRECTIONS)}.")
+    source, target = DIRECTIONS[direction]
+    try:
+        rgb = reading.rgb_from_bytes(content)
+    except reading.UnreadableImage as error:
+        raise UploadError(f"This file cannot be read as an image ({error}). Upload a JPEG, PNG, BMP, GIF or WebP "
+                          f"picture.") from None
+    try:
+        x = np.stack(image_inputs(rgb, source, model.config, faces))
+    except reading.UnreadableImage:
+        raise UploadError("No face found in this picture. Try one where the face is clearly visible and not too "
+                          "small, or untick \"find faces\" to translate the centred square of the whole picture.")
+    y = model.translator(source, target)(x, training=False).numpy()
+    return [(images.to_uint8(a), images.to_uint8(b)) for a, b in zip(x, y)]
+
+
+def png_data_url(image):
+    buffer = io.BytesIO()
+    Image.fromarray(image).save(buffer, format="png")
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+
+
+def create_app(model, faces):
+    """The Flask app; `faces` (a FaceCropper) is used when the user ticks "find faces"."""
+    app = flask.Flask(__name__)
+    app.config["MAX_CONTENT_LENGTH"] = MAX_UPLOAD_MB * 2 ** 20
+    one_at_a_time = threading.Lock()  # the detector and the model each serve one request at a time
+
+    @app.get("/")
+    def page():
+        return flask.render_template("index.html", max_mb=MAX_UPLOAD_MB)
+
+    @app.post("/translate")
+    def translate():
+        upload = flask.request.files.get("photo")
+        content = upload.read() if upload else b""
+        form = flask.request.form
+        with one_at_a_time:
+            pairs = translate_upload(model, content, form.get("direction", "real2manga"),
+                                     faces if form.get("faces") == "on" else None)
+        return flask.jsonify(results=[{"input": png_data_url(a), "output": png_data_url(b)} for a, b in pairs])
+
+    @app.errorhandler(UploadError)
+    def bad_upload(error):
+        return flask.jsonify(error=str(error)), 400
+
+    @app.errorhandler(413)
+    def too_large(error):
+        return flask.jsonify(error=f"The file is larger than {MAX_UPLOAD_MB} MB. Upload a smaller picture."), 413
+
+    @app.errorhandler(Exception)
+    def unexpected(error):  # the page shows a message, never a stack trace; the server log keeps the details
+        if isinstance(error, HTTPException):  # 404 and the like keep their own pages
+            return error
+        app.logger.exception("translation failed")
+        return flask.jsonify(error=f"Something went wrong with this picture ({type(error).__name__}). "
+                                   f"Try another one."), 500
+
+    return app
