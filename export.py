@@ -1,0 +1,34 @@
+"""Export the trained translators for serving without this repository's code.
+
+    python export.py                              # runs/xgan/models -> exported/
+    python export.py --models runs/other/models --out exported_other
+Writes real2manga.keras, manga2real.keras (Keras) and real2manga/, manga2real/ (TensorFlow SavedModel,
+signature "serve"). Each takes a batch of uint8 images [batch, height, width, 3] of any size, cuts the
+centred square, and returns the 64x64 uint8 translations.
+"""
+import argparse
+import os
+import sys
+
+import utils  # noqa: F401  (quiets TensorFlow's start-up log)
+from utils.export import export
+from utils.networks import ModelNotFoundError, load
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--models", default="runs/xgan/models",
+                        help="trained models, as train.py saved them (default: runs/xgan/models)")
+    parser.add_argument("--out", default="exported", help="folder to write to (default: exported)")
+    args = parser.parse_args(argv)
+    try:
+        written = export(load(args.models, how_to_make="python train.py"), args.out)
+    except (ModelNotFoundError, ValueError) as error:
+        sys.exit(f"error: {error}")
+    print("wrote " + ", ".join(written))
+    print(f"serve: docker run -p 8501:8501 -v {os.path.abspath(args.out)}/real2manga:/models/real2manga/1 "
+          f"-e MODEL_NAME=real2manga tensorflow/serving")
+
+
+if __name__ == "__main__":
+    main()

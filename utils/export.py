@@ -1,0 +1,41 @@
+"""Trained translators as self-contained models: uint8 images of any size in, uint8 images out.
+
+The preprocessing of translate.py is built in with stock Keras layers (centred square, resize with
+antialiasing, [-1, 1] scaling, and back to uint8), so that TF Serving, a web app or any Keras user can
+run them without this repository's code.
+"""
+import os
+
+import keras
+from keras import layers
+
+from utils.networks import DOMAINS
+
+
+def uint8_translator(model, source, target):
+    config = model.config
+    if config.real_crop != 1.0:
+        raise ValueError(f"export builds the centred square crop in (--real-crop 1.0); these models were trained "
+                         f"with --real-crop {config.real_crop}, which stock Keras layers cannot express.")
+    images = keras.Input((None, None, 3), dtype="uint8", name="images")
+    x = layers.Resizing(config.image_size, config.image_size, crop_to_aspect_ratio=True, antialias=True,
+                        name="centred_square")(images)
+    x = layers.Rescaling(1 / 127.5, offset=-1.0, name="to_minus_one_one")(x)
+    y = model.translator(source, target)(x, training=False)  # always inference: batch statistics of one image are noise
+    y = layers.Rescaling(127.5, offset=128.0, name="to_0_255")(y)  # +0.5 so that the cast below rounds
+    y = layers.Identity(dtype="uint8", name="to_uint8")(y)
+    return keras.Model(images, y, name=f"{source}2{target}")
+
+
+def export(model, out):
+    """Write OUT/<source>2<target>.keras and the SavedModel OUT/<source>2<target>/ for both directions."""
+    written = []
+    for source in DOMAINS:
+        target = next(d for d in DOMAINS if d != source)
+        translator = uint8_translator(model, source, target)
+        keras_path, saved_model_dir = (os.path.join(out, f"{source}2{target}{ext}") for ext in (".keras", ""))
+        os.makedirs(out, exist_ok=True)
+        translator.save(keras_path)
+        translator.export(saved_model_dir, verbose=False)  # serving signature "serve": uint8 [batch, H, W, 3]
+        written += [keras_path, saved_model_dir]
+    return written
