@@ -3,6 +3,7 @@
     python train.py                                  # 5 epochs, run folder runs/xgan/
     python train.py --max-steps 20 --out runs/smoke  # a quick check that everything runs
     python train.py --epochs 10                      # go on from the run's checkpoint up to epoch 10
+    python train.py --strategy mirrored --mixed-precision   # every GPU of this machine, float16
     tensorboard --logdir runs/xgan                   # watch it
 
 Rerunning a command goes on from the run folder's latest checkpoint; --fresh starts over.
@@ -17,7 +18,8 @@ import utils  # noqa: F401  (quiets TensorFlow's start-up log)
 from utils.checkpoints import CheckpointMismatch
 from utils.config import add_config_flags, apply_flags
 from utils.data import DataError, run_files
-from utils.networks import ModelNotFoundError, load, saved_config
+from utils.distribute import StrategyError, make_strategy, set_mixed_precision
+from utils.networks import ModelNotFoundError, load, rebuild, saved_config
 from utils.training import TrainingStopped, fit
 
 
@@ -31,13 +33,18 @@ def main(argv=None):
     try:
         how_to_make = f"python model.py --out {args.models}"
         config = apply_flags(saved_config(args.models, how_to_make), args, "train")
+        strategy = make_strategy(config.strategy)  # first: a multi-worker strategy must precede other TF work
+        set_mixed_precision(config.mixed_precision)
         print(config.describe(), flush=True)
         log = lambda line: print(line, flush=True)  # noqa: E731
         files = run_files(config, log)  # bad data is found before any model is built
-        model = load(args.models, how_to_make)
+        with strategy.scope():
+            model = load(args.models, how_to_make)
+            if config.mixed_precision:
+                model = rebuild(model)  # the saved float32 layers anew under the mixed policy
         model.config = config
-        fit(model, config, files, log=log, fresh=args.fresh)
-    except (ModelNotFoundError, DataError, CheckpointMismatch) as error:
+        fit(model, config, files, log=log, fresh=args.fresh, strategy=strategy)
+    except (ModelNotFoundError, DataError, CheckpointMismatch, StrategyError) as error:
         sys.exit(f"error: {error}")
     except TrainingStopped as stop:
         print(f"stopped: {stop}", file=sys.stderr)

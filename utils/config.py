@@ -59,6 +59,10 @@ class Config:
     checkpoint_every: int = _train(100, "steps between checkpoints (one is also written at each epoch end)")
     keep_checkpoints: int = _train(3, "how many of the latest checkpoints to keep")
     seed: int = _train(0, "seed of weights, shuffling and flips")
+    strategy: str = _train("default", "tf.distribute strategy: default (one device), mirrored (every GPU of this "
+                                      "machine) or multiworker (the machines in TF_CONFIG); batch_size is global")
+    mixed_precision: bool = _train(False, "float16 (GPU, with loss scaling) or bfloat16 (CPU) compute; "
+                                          "outputs, losses and saved models stay float32")
 
     def save(self, path):
         with tf.io.gfile.GFile(path, "w") as f:

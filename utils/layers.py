@@ -5,8 +5,9 @@ from keras import layers
 
 def normalization(norm, name):
     if norm == "batch":
-        # momentum 0.9: test-time statistics keep up with a run of only a few hundred steps
-        return layers.BatchNormalization(momentum=0.9, name=name)
+        # momentum 0.9: test-time statistics keep up with a run of only a few hundred steps;
+        # synchronized: under tf.distribute the statistics are those of the global batch, as on one device
+        return layers.BatchNormalization(momentum=0.9, synchronized=True, name=name)
     if norm == "instance":
         return layers.GroupNormalization(groups=-1, name=name)
     if norm == "none":

@@ -22,6 +22,9 @@ DISCRIMINATOR_FILE = "discriminator.keras"
 DOMAIN_CLASSIFIER_FILE = "domain_classifier.keras"
 
 
+OUT = "float32"
+
+
 def build_private_encoder(config, domain):
     x = inputs = keras.Input((config.image_size, config.image_size, 3), name=f"x_{domain}")
     for i, filters in enumerate(config.encoder_private_filters):
@@ -46,7 +49,8 @@ def build_shared_encoder(config):
     x = layers.LeakyReLU(0.2, name="shared_dense_act")(x)
     x = layers.Dense(config.embedding_dim, name="embedding_dense")(x)       # (bs, 1024), linear, not softmax
     # On the unit sphere the embedding cannot grow without bound to fool the domain classifier.
-    x = layers.UnitNormalization(name="shared_embedding")(x)
+    # Every network's output is float32 (OUT) even under mixed precision, so the losses are float32.
+    x = layers.UnitNormalization(name="shared_embedding", dtype=OUT)(x)
     return keras.Model(inputs, x, name="shared_encoder")
 
 
@@ -74,7 +78,8 @@ def build_private_decoder(config, domain):
     # tanh: images live on [-1, 1] (the original code's ReLU could not output dark pixels).
     # Kernel 4, a multiple of the stride, so every output pixel gets the same number of taps: no
     # pixel-level checkerboard; on 64 -> 3 channels it costs little.
-    x = layers.Conv2DTranspose(3, 4, strides=2, padding="same", activation="tanh", name=f"{domain}_image")(x)
+    x = layers.Conv2DTranspose(3, 4, strides=2, padding="same", activation="tanh", name=f"{domain}_image",
+                               dtype=OUT)(x)
     return keras.Model(inputs, x, name=f"private_decoder_{domain}")
 
 
@@ -90,9 +95,9 @@ def build_discriminator(config):
         x = layers.LeakyReLU(0.2, name=f"disc_down{i + 1}_act")(x)         # down to (bs, 4, 4, 32)
     if config.discriminator_head == "pool":
         x = layers.GlobalAveragePooling2D(name="disc_pool")(x)
-        x = layers.Dense(1, name="disc_logit")(x)                           # (bs, 1)
+        x = layers.Dense(1, name="disc_logit", dtype=OUT)(x)                           # (bs, 1)
     elif config.discriminator_head == "patch":
-        x = layers.Conv2D(1, 1, name="disc_patch_logits")(x)                # (bs, 4, 4, 1)
+        x = layers.Conv2D(1, 1, name="disc_patch_logits", dtype=OUT)(x)                # (bs, 4, 4, 1)
     else:
         raise ValueError(f"unknown discriminator_head {config.discriminator_head!r}: use pool or patch")
     return keras.Model(inputs, x, name="discriminator")
@@ -103,7 +108,7 @@ def build_domain_classifier(config):
     x = inputs = keras.Input((config.embedding_dim,), name="embedding")
     x = layers.Dense(config.domain_classifier_units, name="domain_hidden")(x)
     x = layers.LeakyReLU(0.2, name="domain_hidden_act")(x)
-    x = layers.Dense(1, name="domain_logit")(x)
+    x = layers.Dense(1, name="domain_logit", dtype=OUT)(x)
     return keras.Model(inputs, x, name="domain_classifier")
 
 
@@ -156,6 +161,14 @@ class XGAN:
 def build(config):
     keras.utils.set_random_seed(config.seed)
     return XGAN(build_xgan(config), build_discriminator(config), build_domain_classifier(config), config)
+
+
+def rebuild(model):
+    """The same networks and weights, built anew under the current dtype policy (mixed precision or not)."""
+    fresh = build(model.config)
+    for part in ("xgan", "discriminator", "domain_classifier"):
+        getattr(fresh, part).set_weights(getattr(model, part).get_weights())
+    return fresh
 
 
 class ModelNotFoundError(FileNotFoundError):

@@ -9,22 +9,29 @@ import time
 import keras
 import tensorflow as tf
 
-from utils import checkpoints, data, images, losses
+from utils import checkpoints, data, distribute, images, losses, networks
 from utils.networks import DOMAINS
 
 LOSS_NAMES = ("L_rec", "L_dann", "L_sem", "L_gan", "L_gen", "L_disc", "disc_acc")  # L_gen: the weighted sum
 SHOWN = ("L_rec", "L_dann", "L_sem", "L_gan", "disc_acc")  # on the progress bar
 
 
-def make_train_step(model, gen_optimizer, disc_optimizer, config):
-    """A compiled step that updates the XGAN (and domain classifier) and the discriminator in parallel."""
+def make_train_step(model, gen_optimizer, disc_optimizer, config, strategy=None):
+    """A compiled step that updates the XGAN (and domain classifier) and the discriminator in parallel.
+
+    It runs on every replica of `strategy` (by default the current one: one device unless inside a
+    tf.distribute scope), each on its share of the global batch; the returned terms are global means.
+    """
+    strategy = strategy or tf.distribute.get_strategy()
     encoder = {d: model.encoder(d) for d in DOMAINS}
     decoder = {d: model.decoder(d) for d in DOMAINS}
     gen_vars = model.xgan.trainable_variables + model.domain_classifier.trainable_variables
     disc_vars = model.discriminator.trainable_variables
+    with strategy.scope():  # the optimizers' slots next to the weights they update
+        gen_optimizer.build(gen_vars)
+        disc_optimizer.build(disc_vars)
 
-    @tf.function
-    def train_step(x_real, x_manga, ramp):
+    def replica_step(x_real, x_manga, ramp):
         # 1. encode both domains into the shared embedding;
         # 2. decode each embedding with both decoders: reconstructions and translations (one call per
         #    decoder, so batch normalization sees the same mix as at test time);
@@ -51,19 +58,35 @@ def make_train_step(model, gen_optimizer, disc_optimizer, config):
             gen_loss = (config.w_rec * terms["L_rec"] + terms["L_dann"]
                         + ramp * (config.w_s * terms["L_sem"] + config.w_g * terms["L_gan"]))
             disc_loss = losses.discriminator_loss(logits_manga, logits_fake_manga)
+            # Each replica's loss is the mean over its share of the batch and the optimizers sum the
+            # replicas' gradients: divided by the replica count, that is the gradient of the global mean.
+            # scale_loss multiplies by the loss scale under float16 (apply_gradients divides it out again).
+            replicas = strategy.num_replicas_in_sync
+            gen_scaled = gen_optimizer.scale_loss(gen_loss / replicas)
+            disc_scaled = disc_optimizer.scale_loss(disc_loss / replicas)
 
-        gen_optimizer.apply_gradients(zip(gen_tape.gradient(gen_loss, gen_vars), gen_vars))
-        disc_optimizer.apply_gradients(zip(disc_tape.gradient(disc_loss, disc_vars), disc_vars))
+        gen_optimizer.apply_gradients(zip(gen_tape.gradient(gen_scaled, gen_vars), gen_vars))
+        disc_optimizer.apply_gradients(zip(disc_tape.gradient(disc_scaled, disc_vars), disc_vars))
         terms["L_gen"], terms["L_disc"] = gen_loss, disc_loss
         terms["disc_acc"] = losses.discriminator_accuracy(logits_manga, logits_fake_manga)
         return terms
 
+    @tf.function
+    def train_step(x_real, x_manga, ramp):
+        terms = strategy.run(replica_step, args=(x_real, x_manga, ramp))
+        return {name: strategy.reduce(tf.distribute.ReduceOp.MEAN, value, axis=None) for name, value in terms.items()}
+
     return train_step
 
 
-def make_optimizers(config):
-    return (keras.optimizers.Adam(config.learning_rate, beta_1=config.beta_1),
-            keras.optimizers.Adam(config.disc_learning_rate, beta_1=config.beta_1))
+def make_optimizers(config, strategy=None):
+    """Adam for the generator (with the domain classifier) and for the discriminator, in `strategy`'s scope."""
+    with (strategy or tf.distribute.get_strategy()).scope():
+        optimizers = (keras.optimizers.Adam(config.learning_rate, beta_1=config.beta_1),
+                      keras.optimizers.Adam(config.disc_learning_rate, beta_1=config.beta_1))
+        if keras.mixed_precision.global_policy().name == "mixed_float16":  # float16 gradients underflow unscaled
+            optimizers = tuple(keras.optimizers.LossScaleOptimizer(o) for o in optimizers)
+        return optimizers
 
 
 class TrainingStopped(Exception):
@@ -79,17 +102,22 @@ RUN_FILES = ("config.json", "log.csv", "loss_curves.png", "samples", "tensorboar
              checkpoints.CHECKPOINT_DIR)
 
 
-def fit(model, config, files=None, log=print, fresh=False):
+def fit(model, config, files=None, log=print, fresh=False, strategy=None):
     """Train `model` on config.data_dir, going on from the run folder's latest checkpoint unless `fresh`.
 
     The run folder (config.out) gets config.json, checkpoints/, log.csv, loss_curves.png,
     samples/epoch_NNN.png, tensorboard/ and at the end models/ for translate.py. `files`: what
-    data.run_files returns, if the caller checked the data already. Returns the log rows.
+    data.run_files returns, if the caller checked the data already. `strategy`: the tf.distribute
+    strategy whose scope `model` was built in (default: the current one); in a cluster only the chief
+    worker logs and writes files. Returns the log rows.
     """
+    strategy = strategy or tf.distribute.get_strategy()
+    chief = distribute.is_chief(strategy)
+    log = log if chief else (lambda line: None)
     files, test_files = files or data.run_files(config, log)
     samples = {d: data.load_images(test_files[d][:config.sample_count], d, config) for d in DOMAINS}
     run = lambda *parts: os.path.join(config.out, *parts)  # noqa: E731
-    if fresh:
+    if fresh and chief:
         for name in RUN_FILES:
             if tf.io.gfile.exists(run(name)):
                 tf.io.gfile.rmtree(run(name)) if tf.io.gfile.isdir(run(name)) else tf.io.gfile.remove(run(name))
@@ -99,21 +127,23 @@ def fit(model, config, files=None, log=print, fresh=False):
     total_steps = steps * config.epochs if not config.max_steps else min(config.max_steps, steps * config.epochs)
     # The autoencoders learn first: alignment pressure on a still meaningless embedding collapses it.
     warmup_steps = round(config.warmup_epochs * steps)
-    optimizers = make_optimizers(config)
-    train_step = make_train_step(model, *optimizers, config)
-    batches = iter(data.training_dataset(files, config))
-    state = checkpoints.TrainingState(model, optimizers, batches, config.out, config)
+    optimizers = make_optimizers(config, strategy)
+    train_step = make_train_step(model, *optimizers, config, strategy)
+    batches = iter(strategy.experimental_distribute_dataset(data.training_dataset(files, config)))
+    write_dir = distribute.write_dir(config.out, strategy)
+    state = checkpoints.TrainingState(model, optimizers, batches, write_dir, config)
     resumed = state.restore_latest()
 
-    tf.io.gfile.makedirs(run("samples"))
-    config.save(run("config.json"))
+    if chief:
+        tf.io.gfile.makedirs(run("samples"))
+        config.save(run("config.json"))
     log(f"{len(files['real'])} real + {len(files['manga'])} manga training faces: "
         f"{steps} steps of {config.batch_size} per epoch, {total_steps} steps in all")
     rows = [row for row in _read_rows(run("log.csv")) if row["step"] <= (resumed or 0)]
     if resumed is not None:
         log(f"resuming from the checkpoint of step {resumed} in {run(checkpoints.CHECKPOINT_DIR)}/ "
             f"(--fresh starts over)")
-    writer = tf.summary.create_file_writer(run("tensorboard"))
+    writer = tf.summary.create_file_writer(run("tensorboard")) if chief else tf.summary.create_noop_writer()
 
     with checkpoints.StopSignals() as signals, writer.as_default():
         step = int(state.step)
@@ -132,7 +162,7 @@ def fit(model, config, files=None, log=print, fresh=False):
                 sums, count = {k: sums[k] + terms[k] for k in sums}, count + 1
                 speed = 2 * config.batch_size * (step - epoch_first_step) / (time.perf_counter() - epoch_start)
                 bar.update(step - (epoch - 1) * steps, [(k, terms[k]) for k in SHOWN] + [("images/s", speed)])
-                if step % config.log_every == 0 or step == min(epoch * steps, total_steps):
+                if chief and (step % config.log_every == 0 or step == min(epoch * steps, total_steps)):
                     rows.append({"epoch": epoch, "step": step, **{k: v / count for k, v in sums.items()},
                                  "images_per_s": 2 * config.batch_size * count / (time.perf_counter() - start)})
                     _write_summaries(rows[-1], optimizers)
@@ -148,6 +178,8 @@ def fit(model, config, files=None, log=print, fresh=False):
                                           f"go on.", 128 + getattr(signal, signals.received))
             _stop_if_not_finite_weights(model, step, state)
             state.save()
+            if not chief:
+                continue
             grid = images.sample_grid(model, samples["real"], samples["manga"])
             images.save_png(grid, run("samples", f"epoch_{epoch:03d}.png"))
             tf.summary.image("samples", (grid[None] + 1) / 2, step=step,
@@ -155,7 +187,12 @@ def fit(model, config, files=None, log=print, fresh=False):
             images.save_loss_curves(rows, run("loss_curves.png"))
             writer.flush()
 
-    model.save(run("models"))
+    if keras.mixed_precision.global_policy().name != "float32":  # saved models compute in float32
+        keras.mixed_precision.set_global_policy("float32")
+        with strategy.scope():
+            model = networks.rebuild(model)
+    model.save(os.path.join(write_dir, "models"))
+    distribute.discard(write_dir, strategy)
     log(f"trained models saved in {run('models')}/")
     return rows
 

@@ -1,0 +1,68 @@
+"""Run by test_distribute.py in a fresh interpreter (device and cluster set-up must come before anything else).
+
+    python distributed_step.py mirrored      # 2 logical CPUs: one mirrored step vs one single-device step
+    python distributed_step.py multiworker   # a one-worker TF_CONFIG cluster: one step, finite losses
+Prints one JSON line with what it measured.
+"""
+import dataclasses
+import json
+import os
+import socket
+import sys
+
+import numpy as np
+import tensorflow as tf
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+KIND = sys.argv[1]
+if KIND == "mirrored":
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+    strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+else:
+    with socket.socket() as s:
+        s.bind(("localhost", 0))
+        port = s.getsockname()[1]
+    os.environ["TF_CONFIG"] = json.dumps({"cluster": {"worker": [f"localhost:{port}"]},
+                                          "task": {"type": "worker", "index": 0}})
+    strategy = tf.distribute.MultiWorkerMirroredStrategy()
+
+from utils.config import Config  # noqa: E402
+from utils.networks import build  # noqa: E402
+from utils.training import make_optimizers, make_train_step  # noqa: E402
+
+config = dataclasses.replace(
+    Config(), image_size=32, encoder_private_filters=(8, 16), encoder_shared_filters=(16, 32), embedding_dim=32,
+    decoder_shared_filters=(32, 16), decoder_private_filters=(16, 8), discriminator_filters=(4, 4, 4, 4),
+    domain_classifier_units=8, batch_size=8)
+rng = np.random.default_rng(0)
+batch = tuple(tf.constant(rng.uniform(-1, 1, (8, 32, 32, 3)), tf.float32) for _ in range(2))
+
+
+def weights(model):
+    return [np.array(w) for w in model.xgan.weights + model.discriminator.weights + model.domain_classifier.weights]
+
+
+def one_step(model, strategy):
+    step = make_train_step(model, *make_optimizers(config, strategy), config, strategy)
+    inputs = next(iter(strategy.experimental_distribute_dataset(tf.data.Dataset.from_tensors(batch))))
+    return {k: float(v) for k, v in step(*inputs, tf.constant(1.0)).items()}
+
+
+with strategy.scope():
+    distributed = build(config)
+initial = weights(distributed)
+terms = one_step(distributed, strategy)
+result = {"replicas": strategy.num_replicas_in_sync, "terms": terms}
+if KIND == "mirrored":
+    single = build(config)
+    for w, value in zip(single.xgan.weights + single.discriminator.weights + single.domain_classifier.weights,
+                        initial):
+        w.assign(value)
+    single_terms = one_step(single, tf.distribute.get_strategy())
+    result["max_weight_difference"] = max(float(np.abs(a - b).max()) for a, b in zip(weights(distributed),
+                                                                                     weights(single)))
+    result["max_change"] = max(float(np.abs(a - b).max()) for a, b in zip(weights(single), initial))
+    result["max_term_difference"] = max(abs(terms[k] - single_terms[k]) for k in terms)
+print(json.dumps(result))

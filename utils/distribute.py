@@ -1,0 +1,58 @@
+"""tf.distribute strategies for train.py --strategy, and who writes files in a cluster of workers."""
+import os
+
+import keras
+import tensorflow as tf
+
+STRATEGIES = ("default", "mirrored", "multiworker")
+
+
+class StrategyError(ValueError):
+    """A --strategy that cannot be set up here; the message says why."""
+
+
+def make_strategy(name):
+    """default: one device; mirrored: every GPU of this machine; multiworker: the machines listed in TF_CONFIG."""
+    if name == "default":
+        return tf.distribute.get_strategy()
+    if name == "mirrored":
+        return tf.distribute.MirroredStrategy()
+    if name == "multiworker":
+        if "TF_CONFIG" not in os.environ:
+            raise StrategyError("--strategy multiworker needs TF_CONFIG, the cluster and this worker's place in it; "
+                             "see docs/gcp.md.")
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    raise StrategyError(f"unknown strategy {name!r}: use one of {', '.join(STRATEGIES)}")
+
+
+def is_chief(strategy):
+    """Whether this process writes the run's files: always, except on the workers of a cluster but the first."""
+    resolver = getattr(strategy, "cluster_resolver", None)
+    if resolver is None or not resolver.task_type:
+        return True
+    return resolver.task_type == "chief" or (resolver.task_type == "worker" and resolver.task_id == 0
+                                             and "chief" not in resolver.cluster_spec().as_dict())
+
+
+def write_dir(run_dir, strategy):
+    """Where this process saves checkpoints and models. Every worker must save (reading the mirrored
+    batch-normalization statistics is a collective operation), but only the chief's copy is kept:
+    the others write to a scratch folder that `discard` removes."""
+    if is_chief(strategy):
+        return run_dir
+    return os.path.join(run_dir, f"scratch_worker_{strategy.cluster_resolver.task_id}")
+
+
+def discard(path, strategy):
+    if not is_chief(strategy) and tf.io.gfile.exists(path):
+        tf.io.gfile.rmtree(path)
+
+
+def set_mixed_precision(enabled):
+    """float16 with loss scaling on a GPU, bfloat16 on a CPU (no loss scaling needed); float32 when off."""
+    if not enabled:
+        keras.mixed_precision.set_global_policy("float32")
+    else:
+        keras.mixed_precision.set_global_policy(
+            "mixed_float16" if tf.config.list_physical_devices("GPU") else "mixed_bfloat16")
+    return keras.mixed_precision.global_policy().name
