@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# Train this XGAN on Google Cloud: a Compute Engine VM with a GPU, data and checkpoints in a bucket.
+# Every step is a function; docs/gcp.md explains them. DRY_RUN=1 prints the commands instead of running them.
+#
+#   BUCKET=my-bucket bash docs/gcp.sh create      # bucket, data upload, VM
+#   BUCKET=my-bucket bash docs/gcp.sh train       # install and train on the VM (run again after a preemption)
+#   BUCKET=my-bucket bash docs/gcp.sh fetch       # trained models and results back to this computer
+#   BUCKET=my-bucket WORKERS=2 bash docs/gcp.sh multiworker   # several VMs, one MultiWorkerMirroredStrategy
+#   BUCKET=my-bucket bash docs/gcp.sh delete
+set -euo pipefail
+
+BUCKET=${BUCKET:?set BUCKET to a Cloud Storage bucket name (created by "create" if missing)}
+ZONE=${ZONE:-us-central1-a}
+VM=${VM:-xgan}
+MACHINE=${MACHINE:-n1-standard-8}
+GPU=${GPU:-nvidia-tesla-t4}
+GPUS=${GPUS:-1}
+WORKERS=${WORKERS:-2}
+# A Deep Learning VM image with CUDA; list current ones with:
+#   gcloud compute images list --project deeplearning-platform-release --filter="family~common-cu"
+IMAGE_FAMILY=${IMAGE_FAMILY:-common-cu124-debian-11-py310}
+REPO=${REPO:-https://github.com/YOUR_NAME/xgan.git}
+RUN="gs://$BUCKET/runs/xgan"
+TRAIN="python train.py --models gs://$BUCKET/models --data-dir gs://$BUCKET/data --out $RUN"
+
+run() {
+    if [ "${DRY_RUN:-0}" = 1 ]; then printf '+ %s\n' "$*"; else "$@"; fi
+}
+
+on_vm() {  # on_vm VM COMMAND: run a shell command on a VM
+    run gcloud compute ssh "$1" --zone "$ZONE" --command "$2"
+}
+
+create_vm() {  # create_vm NAME
+    # Spot VMs cost less but can be preempted: train.py saves a checkpoint on the SIGTERM they get.
+    run gcloud compute instances create "$1" --zone "$ZONE" --machine-type "$MACHINE" \
+        --accelerator "type=$GPU,count=$GPUS" --maintenance-policy TERMINATE \
+        --provisioning-model SPOT --instance-termination-action STOP \
+        --image-family "$IMAGE_FAMILY" --image-project deeplearning-platform-release \
+        --boot-disk-size 100GB --metadata install-nvidia-driver=True --scopes storage-rw
+}
+
+setup_vm() {  # setup_vm NAME: the project and the GPU build of TensorFlow
+    on_vm "$1" "git clone $REPO xgan || git -C xgan pull; cd xgan && python -m pip install -q -r requirements.txt 'tensorflow[and-cuda]'"
+}
+
+create() {
+    run gcloud storage buckets create "gs://$BUCKET" --location "${ZONE%-*}" || true
+    run gcloud storage cp -r train1 train2 test1 test2 "gs://$BUCKET/data/"
+    create_vm "$VM"
+    setup_vm "$VM"
+    on_vm "$VM" "cd xgan && python model.py --out gs://$BUCKET/models"
+}
+
+train() {
+    # The same command starts a run and resumes it: the checkpoints are in the bucket. After a
+    # preemption: gcloud compute instances start $VM --zone $ZONE, then this again.
+    run gcloud compute instances start "$VM" --zone "$ZONE"
+    on_vm "$VM" "cd xgan && nohup $TRAIN --strategy mirrored > train.log 2>&1 &"
+    echo "watch: gcloud compute ssh $VM --zone $ZONE --command 'tail -f xgan/train.log'; tensorboard --logdir $RUN"
+}
+
+multiworker() {
+    # One process per VM; TF_CONFIG tells each the cluster and its own place in it (worker 0 is the chief).
+    local hosts=() i
+    for ((i = 0; i < WORKERS; i++)); do hosts+=("\"$VM-$i:12345\""); done
+    local cluster
+    cluster=$(IFS=,; echo "{\"worker\": [${hosts[*]}]}")
+    for ((i = 0; i < WORKERS; i++)); do
+        create_vm "$VM-$i"
+        setup_vm "$VM-$i"
+    done
+    for ((i = 0; i < WORKERS; i++)); do
+        on_vm "$VM-$i" "cd xgan && TF_CONFIG='{\"cluster\": $cluster, \"task\": {\"type\": \"worker\", \"index\": $i}}' nohup $TRAIN --strategy multiworker > train.log 2>&1 &"
+    done
+}
+
+fetch() {
+    run gcloud storage cp -r "$RUN/models" "$RUN/samples" "$RUN/log.csv" "$RUN/loss_curves.png" runs_from_gcp/
+    run python translate.py --models runs_from_gcp/models
+}
+
+delete() {  # the single VM and the multi-worker ones, whichever exist
+    local i names=("$VM")
+    for ((i = 0; i < WORKERS; i++)); do names+=("$VM-$i"); done
+    for name in "${names[@]}"; do
+        run gcloud compute instances delete "$name" --zone "$ZONE" --quiet || true
+    done
+}
+
+all() { create; train; fetch; multiworker; delete; }
+
+case "${1:-}" in
+    create | train | multiworker | fetch | delete | all) "$1" ;;
+    *) echo "usage: BUCKET=name bash docs/gcp.sh create|train|multiworker|fetch|delete (DRY_RUN=1 to print only)"; exit 2 ;;
+esac

@@ -1,0 +1,40 @@
+"""docs/gcp.sh: valid bash, and the commands its dry run prints (no cloud access here)."""
+import json
+import os
+import re
+import subprocess
+
+SCRIPT = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "docs", "gcp.sh")
+
+
+def _dry_run(step, **env):
+    return subprocess.run(["bash", SCRIPT, step], capture_output=True, text=True, timeout=60,
+                          env={**os.environ, "DRY_RUN": "1", **env})
+
+
+def test_script_is_valid_bash():
+    assert subprocess.run(["bash", "-n", SCRIPT]).returncode == 0
+
+
+def test_dry_run_prints_every_step():
+    run = _dry_run("all", BUCKET="b", WORKERS="3")
+    assert run.returncode == 0, run.stderr
+    out = run.stdout
+    assert "gcloud compute instances create xgan --zone us-central1-a" in out
+    assert "--accelerator type=nvidia-tesla-t4,count=1" in out and "--provisioning-model SPOT" in out
+    assert "python model.py --out gs://b/models" in out
+    assert ("python train.py --models gs://b/models --data-dir gs://b/data --out gs://b/runs/xgan "
+            "--strategy mirrored") in out
+    assert "gcloud storage cp -r gs://b/runs/xgan/models" in out
+
+    configs = [json.loads(c) for c in re.findall(r"TF_CONFIG='(.*?)' nohup", out)]
+    assert [c["task"] for c in configs] == [{"type": "worker", "index": i} for i in range(3)]
+    assert all(c["cluster"]["worker"] == ["xgan-0:12345", "xgan-1:12345", "xgan-2:12345"] for c in configs)
+    assert out.count("--strategy multiworker") == 3
+
+
+def test_usage_and_missing_bucket():
+    assert _dry_run("nonsense", BUCKET="b").returncode == 2
+    env = {k: v for k, v in os.environ.items() if k != "BUCKET"}
+    missing = subprocess.run(["bash", SCRIPT, "create"], capture_output=True, text=True, env={**env, "DRY_RUN": "1"})
+    assert missing.returncode != 0 and "set BUCKET" in missing.stderr
