@@ -131,7 +131,7 @@ def fit(model, config, files=None, log=print, fresh=False, strategy=None):
     train_step = make_train_step(model, *optimizers, config, strategy)
     batches = iter(strategy.experimental_distribute_dataset(data.training_dataset(files, config)))
     write_dir = distribute.write_dir(config.out, strategy)
-    state = checkpoints.TrainingState(model, optimizers, batches, write_dir, config)
+    state = checkpoints.TrainingState(model, optimizers, batches, config.out, config, save_dir=write_dir)
     resumed = state.restore_latest()
 
     if chief:
