@@ -119,7 +119,7 @@ def test_kill_9_then_rerun_ends_with_all_steps(train_command, tmp_path):
     run_dir = str(tmp_path / "run")
     process = _start(train_command)
     _wait_for_checkpoint(process, run_dir)
-    time.sleep(0.3)                              # into the next stretch of steps, maybe into a save
+    time.sleep(0.1)                              # into the next stretch of steps, maybe into a save
     process.kill()
     process.wait()
     assert not os.path.exists(os.path.join(run_dir, "models")), "the run ended before the kill"
