@@ -11,18 +11,19 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from utils.config import Config  # noqa: E402
 
 # A tiny XGAN: 32x32 images, few filters, so that every test runs in seconds on a CPU.
-TINY_MODEL_FLAGS = ["--image-size", "32", "--encoder-private-filters", "8,16", "--encoder-shared-filters", "16,32",
-                    "--embedding-dim", "32", "--decoder-shared-filters", "32,16", "--decoder-private-filters", "16,8",
-                    "--discriminator-filters", "4,4,4,4", "--domain-classifier-units", "8"]
+TINY_MODEL = dict(image_size=32, encoder_private_filters=(8, 16), encoder_shared_filters=(16, 32), embedding_dim=32,
+                  decoder_shared_filters=(32, 16), decoder_private_filters=(16, 8),
+                  discriminator_filters=(4, 4, 4, 4), domain_classifier_units=8)
+# The same as model.py flags.
+TINY_MODEL_FLAGS = [part for name, value in TINY_MODEL.items()
+                    for part in ("--" + name.replace("_", "-"),
+                                 ",".join(map(str, value)) if isinstance(value, tuple) else str(value))]
 
 
 @pytest.fixture
 def tiny_config(tmp_path):
-    return dataclasses.replace(
-        Config(), image_size=32, encoder_private_filters=(8, 16), encoder_shared_filters=(16, 32), embedding_dim=32,
-        decoder_shared_filters=(32, 16), decoder_private_filters=(16, 8), discriminator_filters=(4, 4, 4, 4),
-        domain_classifier_units=8, batch_size=4, epochs=1, sample_count=3,
-        data_dir=str(tmp_path / "data"), out=str(tmp_path / "run"))
+    return dataclasses.replace(Config(), **TINY_MODEL, batch_size=4, epochs=1, sample_count=3,
+                               data_dir=str(tmp_path / "data"), out=str(tmp_path / "run"))
 
 
 def face_like(rng, height, width):

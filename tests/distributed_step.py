@@ -28,14 +28,12 @@ else:
                                           "task": {"type": "worker", "index": 0}})
     strategy = tf.distribute.MultiWorkerMirroredStrategy()
 
+from conftest import TINY_MODEL  # noqa: E402  (this script's folder is tests/)
 from utils.config import Config  # noqa: E402
 from utils.networks import build  # noqa: E402
 from utils.training import make_optimizers, make_train_step  # noqa: E402
 
-config = dataclasses.replace(
-    Config(), image_size=32, encoder_private_filters=(8, 16), encoder_shared_filters=(16, 32), embedding_dim=32,
-    decoder_shared_filters=(32, 16), decoder_private_filters=(16, 8), discriminator_filters=(4, 4, 4, 4),
-    domain_classifier_units=8, batch_size=8)
+config = dataclasses.replace(Config(), **TINY_MODEL, batch_size=8)
 rng = np.random.default_rng(0)
 batch = tuple(tf.constant(rng.uniform(-1, 1, (8, 32, 32, 3)), tf.float32) for _ in range(2))
 

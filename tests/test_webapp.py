@@ -1,4 +1,5 @@
 """The web page: the translation behind it, the server over real HTTP, and a real headless browser."""
+import dataclasses
 import os
 import shutil
 import socket
@@ -10,6 +11,8 @@ import numpy as np
 import pytest
 import requests
 
+from conftest import TINY_MODEL
+from utils.config import Config
 from utils.faces import FaceCropper
 from utils.networks import build
 from utils.webapp import UploadError, translate_upload
@@ -54,14 +57,8 @@ def test_bad_uploads_give_messages(tiny_config, faces, tmp_path):
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     """app.py on a free port, serving a tiny untrained model (the page does not care how well it translates)."""
-    import dataclasses
-    from utils.config import Config
     models = str(tmp_path_factory.mktemp("models"))
-    config = dataclasses.replace(Config(), image_size=32, encoder_private_filters=(8, 16),
-                                 encoder_shared_filters=(16, 32), embedding_dim=32, decoder_shared_filters=(32, 16),
-                                 decoder_private_filters=(16, 8), discriminator_filters=(4, 4, 4, 4),
-                                 domain_classifier_units=8)
-    build(config).save(models)
+    build(dataclasses.replace(Config(), **TINY_MODEL)).save(models)
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
