@@ -8,6 +8,8 @@ bundled CelebA faces, so a face anywhere in a photo of any size comes out framed
 import numpy as np
 from PIL import Image
 
+from utils.reading import UnreadableImage
+
 # The bundled CelebA crops (89x109), and the mean landmark positions MTCNN finds in them (197 of the
 # first 200 of train1/ with exactly one face; standard deviation 1-3 pixels).
 FRAME = (89, 109)
@@ -34,6 +36,16 @@ class FaceCropper:
         # Landmarks back in the full photo's pixels: the crop is cut from the full resolution.
         return [align(rgb, np.array([f["keypoints"][name] for name in LANDMARKS], np.float64) / scale)
                 for f in faces]
+
+
+def crops(rgb, faces=None):
+    """[rgb] without a FaceCropper; with one, every face it finds (UnreadableImage if there is none)."""
+    if faces is None:
+        return [rgb]
+    found = faces.crop(rgb)
+    if not found:
+        raise UnreadableImage("no face found")
+    return found
 
 
 def similarity(source, target):

@@ -16,10 +16,10 @@ def to_uint8(images):
 def save_png(image, path):
     buffer = io.BytesIO()
     Image.fromarray(to_uint8(image)).save(buffer, format="png")
-    _write(buffer.getvalue(), path)
+    write_bytes(buffer.getvalue(), path)
 
 
-def _write(content, path):
+def write_bytes(content, path):
     """Write bytes to a local path or a gs:// URL."""
     tf.io.gfile.makedirs(os.path.dirname(path) or ".")
     with tf.io.gfile.GFile(path, "wb") as f:
@@ -59,4 +59,4 @@ def save_loss_curves(rows, path):
         axes.set_xlabel("step")
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=80)
-    _write(buffer.getvalue(), path)
+    write_bytes(buffer.getvalue(), path)

@@ -18,6 +18,8 @@ from PIL import Image
 
 from utils import reading
 from utils.data import TEST_FOLDERS, TRAIN_FOLDERS, DataError
+from utils.faces import crops
+from utils.images import write_bytes
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff")
 ARCHIVES = (".zip", ".tar", ".tgz", ".tar.gz")
@@ -58,11 +60,12 @@ def _is_image(name):
 
 
 def _archive_items(path):
-    with tf.io.gfile.GFile(path, "rb") as f:
-        content = io.BytesIO(f.read()) if path.startswith("gs://") else None
-    opened = path if content is None else content
+    content = None
+    if path.startswith("gs://"):  # zipfile and tarfile need a seekable file: a bucket's archive goes to memory
+        with tf.io.gfile.GFile(path, "rb") as f:
+            content = io.BytesIO(f.read())
     if path.lower().endswith(".zip"):
-        with zipfile.ZipFile(opened) as archive:
+        with zipfile.ZipFile(content or path) as archive:
             for info in sorted(archive.infolist(), key=lambda i: i.filename):
                 if not info.is_dir():
                     yield (f"{path}/{info.filename}", (lambda i=info: reading.rgb_from_bytes(archive.read(i)))
@@ -116,15 +119,11 @@ def prepare(domain, source, out=".", test_ratio=0.05, test_count=None, seed=0, l
             report.not_images += 1
             continue
         try:
-            images = [read()]
-            if faces is not None:
-                images = faces.crop(images[0])
-                if not images:
-                    raise reading.UnreadableImage("no face found")
+            found = crops(read(), faces)
         except reading.UnreadableImage as error:
             report.unreadable.append((name, str(error)))
             continue
-        for image in images:
+        for image in found:
             digest = hashlib.sha1(repr(image.shape).encode() + image.tobytes()).hexdigest()
             if digest in seen:
                 report.duplicates += 1
@@ -153,8 +152,7 @@ def _save(image, path, max_side, options):
     picture.thumbnail((max_side, max_side), Image.LANCZOS)  # only ever shrinks, keeps the aspect ratio
     buffer = io.BytesIO()
     picture.save(buffer, format="png" if path.endswith(".png") else "jpeg", **options)
-    with tf.io.gfile.GFile(path, "wb") as f:
-        f.write(buffer.getvalue())
+    write_bytes(buffer.getvalue(), path)
 
 
 def file_hashes(folder):

@@ -4,6 +4,7 @@ import os
 import numpy as np
 
 from utils import data, images, reading
+from utils.faces import crops
 
 
 def model_inputs(path, domain, config, faces=None):
@@ -18,10 +19,8 @@ def model_inputs(path, domain, config, faces=None):
 
 def image_inputs(rgb, domain, config, faces=None):
     """Model inputs of uint8 pixels: the whole image, or with `faces` each face found (UnreadableImage if none)."""
-    crops = [rgb] if faces is None else faces.crop(rgb)
-    if not crops:
-        raise reading.UnreadableImage("no face found")
-    return [data.to_model_input(crop, data.crop_for(domain, config), config.image_size) for crop in crops]
+    return [data.to_model_input(crop, data.crop_for(domain, config), config.image_size)
+            for crop in crops(rgb, faces)]
 
 
 def translate_files(model, source, target, paths, output, faces=None, batch_size=64, grid_width=10):
