@@ -12,12 +12,10 @@ import sys
 
 import utils  # noqa: F401  (quiets TensorFlow's start-up log)
 from utils.data import TEST_FOLDERS, DataError, list_images
-from utils.networks import ModelNotFoundError, load
 from utils.faces import FaceCropper
+from utils.networks import DIRECTIONS, ModelNotFoundError, load
 from utils.reading import describe_bad
 from utils.translation import translate_files
-
-DIRECTIONS = {"real2manga": ("real", "manga"), "manga2real": ("manga", "real")}
 
 
 def main(argv=None):

@@ -1,5 +1,4 @@
 """export.py: the SavedModel and the .keras file serve the same images as the Keras model, without this repo."""
-import os
 import subprocess
 import sys
 

@@ -9,7 +9,7 @@ import os
 import keras
 from keras import layers
 
-from utils.networks import DOMAINS
+from utils.networks import DIRECTIONS
 
 
 def uint8_translator(model, source, target):
@@ -30,8 +30,7 @@ def uint8_translator(model, source, target):
 def export(model, out):
     """Write OUT/<source>2<target>.keras and the SavedModel OUT/<source>2<target>/ for both directions."""
     written = []
-    for source in DOMAINS:
-        target = next(d for d in DOMAINS if d != source)
+    for source, target in DIRECTIONS.values():
         translator = uint8_translator(model, source, target)
         keras_path, saved_model_dir = (os.path.join(out, f"{source}2{target}{ext}") for ext in (".keras", ""))
         os.makedirs(out, exist_ok=True)

@@ -17,6 +17,7 @@ from utils.config import Config, config_path
 from utils.layers import down, normalization, up
 
 DOMAINS = ("real", "manga")
+DIRECTIONS = {"real2manga": ("real", "manga"), "manga2real": ("manga", "real")}  # name: (source, target)
 XGAN_FILE = "xgan.keras"
 DISCRIMINATOR_FILE = "discriminator.keras"
 DOMAIN_CLASSIFIER_FILE = "domain_classifier.keras"

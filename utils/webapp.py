@@ -13,10 +13,10 @@ from PIL import Image
 from werkzeug.exceptions import HTTPException
 
 from utils import images, reading
+from utils.networks import DIRECTIONS
 from utils.translation import image_inputs
 
 MAX_UPLOAD_MB = 40
-DIRECTIONS = {"real2manga": ("real", "manga"), "manga2real": ("manga", "real")}
 
 
 class UploadError(ValueError):
