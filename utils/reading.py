@@ -71,7 +71,10 @@ def scan(paths, threads=8):
     good, bad = [], []
     with ThreadPoolExecutor(threads) as pool:  # PIL decodes without the GIL
         for i, (path, reason) in enumerate(zip(paths, pool.map(check, paths))):
-            (bad.append((path, reason)) if reason else good.append(path))
+            if reason:
+                bad.append((path, reason))
+            else:
+                good.append(path)
             if bar and (i % 100 == 99 or i == len(paths) - 1):
                 bar.update(i + 1)
     return good, bad
