@@ -1,18 +1,22 @@
-"""Speed of the training step: images/s on 1 and 2 devices, with and without mixed precision.
+"""Speed of the training step at the default config, and where the time goes.
 
-    python bench.py              # the default model and batch, 8 timed steps per row
-    python bench.py --smoke      # a tiny model and 2 steps: only checks that every row runs
-The devices are the machine's GPUs; without two GPUs, two logical CPUs that share the same cores (which
-shows the cost of distribution, not a speed-up). Inputs are random tensors already in memory, so the
-figures are the step alone. Each row builds and compiles its own model first (not timed).
+    python bench.py                # the step: eager, tf.function, XLA; input pipeline; FLOPs; memory
+    python bench.py --devices      # 1 and 2 devices, with and without mixed precision
+    python bench.py --smoke        # a tiny model, 2 steps per row: only checks that every row runs
+The first table times the train step on the same batch held in memory, first run eagerly, then as a
+tf.function, then compiled by XLA, and then the step train.py runs (its --jit-compile setting) fed by
+the real tf.data pipeline over --data-dir's train1/ and train2/: the difference is the pipeline's cost.
+Compute efficiency is the step's FLOPs (counted from the layers) times steps/s, over the float32
+matmul FLOP/s measured in the same run. --devices uses the machine's GPUs where it has two, else two
+logical CPUs that share the same cores (which shows the cost of distribution, not a speed-up).
 """
 import argparse
 import dataclasses
-import time
 
 import tensorflow as tf
 
 import utils  # noqa: F401  (quiets TensorFlow's start-up log)
+from utils import data, speed
 from utils.config import Config
 from utils.distribute import set_mixed_precision
 from utils.networks import build
@@ -21,6 +25,57 @@ from utils.training import make_optimizers, make_train_step
 TINY = dict(image_size=32, encoder_private_filters=(8, 16), encoder_shared_filters=(16, 32), embedding_dim=32,
             decoder_shared_filters=(32, 16), decoder_private_filters=(16, 8), discriminator_filters=(4, 4, 4, 4),
             domain_classifier_units=8, batch_size=8)
+
+
+def in_memory_batch(config):
+    shape = (config.batch_size, config.image_size, config.image_size, 3)
+    return tf.random.uniform(shape, -1, 1), tf.random.uniform(shape, -1, 1), tf.constant(1.0)
+
+
+def new_step(config, strategy=None):
+    strategy = strategy or tf.distribute.get_strategy()
+    with strategy.scope():
+        model = build(config)
+    return model, make_train_step(model, *make_optimizers(config, strategy), config, strategy)
+
+
+def step_table(config, steps):
+    batch = in_memory_batch(config)
+    images = 2 * config.batch_size
+    print(f"batch {config.batch_size} + {config.batch_size} images, {config.image_size}x{config.image_size}; "
+          f"{steps} timed steps per row (the eager row: {max(1, steps // 4)})\n\n"
+          "| train step | s/step | images/s |\n| --- | --- | --- |", flush=True)
+
+    def row(label, seconds):
+        print(f"| {label} | {seconds:.3f} | {images / seconds:.1f} |", flush=True)
+
+    tf.config.run_functions_eagerly(True)
+    row("eager (no tf.function)", speed.seconds_per_step(new_step(config)[1], lambda: batch, max(1, steps // 4), 1))
+    tf.config.run_functions_eagerly(False)
+    row("tf.function", speed.seconds_per_step(new_step(dataclasses.replace(config, jit_compile=False))[1],
+                                              lambda: batch, steps))
+    row("tf.function + XLA", speed.seconds_per_step(new_step(dataclasses.replace(config, jit_compile=True))[1],
+                                                    lambda: batch, steps))
+
+    # train.py's step, fed alternately by the pipeline and from memory, in one run: the ratio is the pipeline's cost
+    model, step = new_step(config)
+    files = data.domain_files(config.data_dir, data.TRAIN_FOLDERS, config.batch_size, log=lambda line: None)
+    batches = iter(data.training_dataset(files, config))
+    fed = lambda: (*next(batches), batch[2])  # noqa: E731
+    memory, pipeline = speed.seconds_per_step(step, lambda: batch, steps), speed.seconds_per_step(step, fed, steps)
+    row(f"train.py's step (XLA {'on' if config.jit_compile else 'off'}), batch in memory", memory)
+    row(f"the same, fed by the tf.data pipeline from {config.data_dir}", pipeline)
+    pipeline_alone = speed.seconds_per_batch(batches, 4 * steps)
+
+    flops, peak = speed.train_step_flops(model, config.batch_size), speed.matmul_peak()
+    achieved = flops / memory
+    print(f"\n- input pipeline: {max(0.0, pipeline / memory - 1):.1%} of step time "
+          f"(alone it makes {1 / pipeline_alone:.0f} batches/s)\n"
+          f"- FLOPs per step (convs and dense layers, forward + backward): {flops / 1e9:.1f} G\n"
+          f"- achieved: {achieved / 1e9:.1f} GFLOP/s; float32 matmul peak measured now: {peak / 1e9:.1f} GFLOP/s; "
+          f"compute efficiency {achieved / peak:.0%}\n"
+          f"- peak memory: {speed.peak_memory_bytes() / 2 ** 30:.2f} GiB "
+          f"({'GPU' if tf.config.list_physical_devices('GPU') else 'process resident set, all rows'})")
 
 
 def devices():
@@ -32,39 +87,33 @@ def devices():
     return ["/cpu:0", "/cpu:1"], "logical CPU"
 
 
-def images_per_second(config, strategy, steps):
-    with strategy.scope():
-        model = build(config)
-    step = make_train_step(model, *make_optimizers(config, strategy), config, strategy)
-    shape = (config.batch_size, config.image_size, config.image_size, 3)
-    batch = (tf.random.uniform(shape, -1, 1), tf.random.uniform(shape, -1, 1))
-    inputs = next(iter(strategy.experimental_distribute_dataset(tf.data.Dataset.from_tensors(batch))))
-    ramp = tf.constant(1.0)
-    for _ in range(2):  # compile and warm up
-        float(step(*inputs, ramp)["L_gen"])
-    start = time.perf_counter()
-    for _ in range(steps):
-        terms = step(*inputs, ramp)
-    float(terms["L_gen"])
-    return 2 * config.batch_size * steps / (time.perf_counter() - start)
-
-
-def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--steps", type=int, default=8, help="timed steps per row (default: 8)")
-    parser.add_argument("--smoke", action="store_true", help="tiny model, 2 steps")
-    args = parser.parse_args(argv)
-    config = dataclasses.replace(Config(), **TINY) if args.smoke else Config()
-    steps = 2 if args.smoke else args.steps
-    pair, kind = devices()
+def device_table(config, steps):
+    pair, kind = devices()  # before anything else touches the devices
+    batch = in_memory_batch(config)
     print(f"batch {config.batch_size} + {config.batch_size} images, {config.image_size}x{config.image_size}; "
           f"{steps} timed steps per row\n\n| devices | precision | images/s |\n| --- | --- | --- |")
     for mixed in (False, True):
         for strategy, label in ((tf.distribute.OneDeviceStrategy(pair[0]), f"1 {kind}"),
                                 (tf.distribute.MirroredStrategy(pair), f"2 {kind}s")):
             policy = set_mixed_precision(mixed)
-            print(f"| {label} | {policy} | {images_per_second(config, strategy, steps):.1f} |", flush=True)
+            _, step = new_step(config, strategy)
+            inputs = next(iter(strategy.experimental_distribute_dataset(tf.data.Dataset.from_tensors(batch[:2]))))
+            seconds = speed.seconds_per_step(step, lambda: (*inputs, batch[2]), steps)
+            print(f"| {label} | {policy} | {2 * config.batch_size / seconds:.1f} |", flush=True)
     set_mixed_precision(False)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--steps", type=int, default=8, help="timed steps per row (default: 8)")
+    parser.add_argument("--data-dir", default=".", help="folder holding train1/ and train2/ (default: .)")
+    parser.add_argument("--devices", action="store_true",
+                        help="1 and 2 devices, float32 and mixed precision, instead of the step table")
+    parser.add_argument("--smoke", action="store_true", help="tiny model, 2 steps")
+    args = parser.parse_args(argv)
+    config = dataclasses.replace(Config(), data_dir=args.data_dir, **(TINY if args.smoke else {}))
+    steps = 2 if args.smoke else args.steps
+    (device_table if args.devices else step_table)(config, steps)
 
 
 if __name__ == "__main__":

@@ -22,7 +22,8 @@ TINY_MODEL_FLAGS = [part for name, value in TINY_MODEL.items()
 
 @pytest.fixture
 def tiny_config(tmp_path):
-    return dataclasses.replace(Config(), **TINY_MODEL, batch_size=4, epochs=1, sample_count=3,
+    # XLA off: compiling takes longer than a tiny model's few steps (test_training checks the XLA step)
+    return dataclasses.replace(Config(), **TINY_MODEL, batch_size=4, epochs=1, sample_count=3, jit_compile=False,
                                data_dir=str(tmp_path / "data"), out=str(tmp_path / "run"))
 
 

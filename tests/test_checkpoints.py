@@ -101,7 +101,7 @@ def train_command(tiny_data, tmp_path):
     model_py.main(["--out", str(tmp_path / "models")] + TINY_MODEL_FLAGS)
     return [sys.executable, os.path.join(ROOT, "train.py"), "--models", str(tmp_path / "models"),
             "--data-dir", tiny_data, "--out", str(tmp_path / "run"), "--batch-size", "2", "--epochs", "3",
-            "--checkpoint-every", "5", "--log-every", "1"]
+            "--checkpoint-every", "5", "--log-every", "1", "--jit-compile", "false"]
 
 
 def _start(command):

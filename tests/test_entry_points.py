@@ -3,6 +3,7 @@ import os
 import pytest
 from PIL import Image
 
+import evaluate as evaluate_py
 import model as model_py
 import train as train_py
 import translate as translate_py
@@ -11,7 +12,7 @@ from conftest import TINY_MODEL_FLAGS, write_images
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-@pytest.mark.parametrize("entry_point", [model_py, train_py, translate_py])
+@pytest.mark.parametrize("entry_point", [model_py, train_py, translate_py, evaluate_py])
 def test_help(entry_point, capsys):
     with pytest.raises(SystemExit) as exit_info:
         entry_point.main(["--help"])
@@ -48,6 +49,11 @@ def test_model_train_translate_end_to_end(tiny_data, tmp_path, monkeypatch, caps
         stems = sorted(os.path.splitext(name)[0] for name in os.listdir(inputs))
         assert written == sorted([stem + ".png" for stem in stems] + ["grid.png"])
         assert Image.open(os.path.join("results", direction, stems[0] + ".png")).size == (32, 32)
+
+    evaluate_py.main(["--features", "none"])   # no KID/FID network: the other measures still run
+    report = capsys.readouterr().out
+    assert "domain score" in report and "KID and FID not computed: --features none" in report
+    assert os.path.isfile("results/index.html") and os.path.isfile("results/metrics.json")
 
     # Own images of any size, one unreadable file among them: the good ones are translated, the bad one named.
     write_images(str(tmp_path / "mine"), 2, 300, 200, seed=9, ext="jpg")

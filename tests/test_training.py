@@ -34,6 +34,17 @@ def test_one_step_changes_generator_and_discriminator(tiny_config):
     assert all(_changed(gen, gen_before)) and all(_changed(disc, disc_before))
 
 
+def test_xla_step_computes_what_the_plain_step_does(tiny_config):
+    results = []
+    for jit_compile in (False, True):
+        model, step = _step(dataclasses.replace(tiny_config, jit_compile=jit_compile))
+        terms = step(*_batches(tiny_config), tf.constant(1.0))
+        results.append((terms, [v.numpy() for v in model.xgan.trainable_variables]))
+    (plain_terms, plain_weights), (xla_terms, xla_weights) = results
+    assert all(abs(float(plain_terms[k]) - float(xla_terms[k])) < 1e-4 for k in plain_terms)
+    assert max(float(np.abs(a - b).max()) for a, b in zip(plain_weights, xla_weights)) < 1e-4
+
+
 def test_discriminator_update_leaves_the_generator_untouched(tiny_config):
     # With the generator's learning rate at 0 only the discriminator's update acts.
     model, step = _step(dataclasses.replace(tiny_config, learning_rate=0.0))

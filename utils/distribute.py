@@ -34,6 +34,14 @@ def is_chief(strategy):
                                              and "chief" not in resolver.cluster_spec().as_dict())
 
 
+def one_device(strategy):
+    """Whether the step runs on one device with no cross-replica collectives, which XLA can compile.
+
+    (XLA refuses a mirrored step: each replica's function would touch variables on the other devices.)
+    """
+    return strategy.num_replicas_in_sync == 1 and getattr(strategy, "cluster_resolver", None) is None
+
+
 def write_dir(run_dir, strategy):
     """Where this process saves checkpoints and models. Every worker must save (reading the mirrored
     batch-normalization statistics is a collective operation), but only the chief's copy is kept:

@@ -1,4 +1,5 @@
 """Model outputs to PNG files and sample grids; loss curves."""
+import base64
 import io
 import os
 
@@ -13,10 +14,21 @@ def to_uint8(images):
     return np.clip((np.asarray(images) + 1.0) * 127.5 + 0.5, 0, 255).astype(np.uint8)
 
 
-def save_png(image, path):
+def png_bytes(image):
+    """A PNG file of uint8 pixels or of a [-1, 1] float image."""
+    image = np.asarray(image)
     buffer = io.BytesIO()
-    Image.fromarray(to_uint8(image)).save(buffer, format="png")
-    write_bytes(buffer.getvalue(), path)
+    Image.fromarray(image if image.dtype == np.uint8 else to_uint8(image)).save(buffer, format="png")
+    return buffer.getvalue()
+
+
+def png_data_url(image):
+    """The image as a data: URL, for a web page that needs no other file."""
+    return "data:image/png;base64," + base64.b64encode(png_bytes(image)).decode()
+
+
+def save_png(image, path):
+    write_bytes(png_bytes(image), path)
 
 
 def write_bytes(content, path):

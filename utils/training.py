@@ -71,7 +71,7 @@ def make_train_step(model, gen_optimizer, disc_optimizer, config, strategy=None)
         terms["disc_acc"] = losses.discriminator_accuracy(logits_manga, logits_fake_manga)
         return terms
 
-    @tf.function
+    @tf.function(jit_compile=config.jit_compile and distribute.one_device(strategy))
     def train_step(x_real, x_manga, ramp):
         terms = strategy.run(replica_step, args=(x_real, x_manga, ramp))
         return {name: strategy.reduce(tf.distribute.ReduceOp.MEAN, value, axis=None) for name, value in terms.items()}

@@ -3,13 +3,10 @@
 Uploads are read from the request in memory (Werkzeug spools large ones to an anonymous temporary file
 that is gone when the request ends) and never written anywhere else.
 """
-import base64
-import io
 import threading
 
 import flask
 import numpy as np
-from PIL import Image
 from werkzeug.exceptions import HTTPException
 
 from utils import images, reading
@@ -44,12 +41,6 @@ def translate_upload(model, content, direction="real2manga", faces=None):
     return [(images.to_uint8(a), images.to_uint8(b)) for a, b in zip(x, y)]
 
 
-def png_data_url(image):
-    buffer = io.BytesIO()
-    Image.fromarray(image).save(buffer, format="png")
-    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
-
-
 def create_app(model, faces):
     """The Flask app; `faces` (a FaceCropper) is used when the user ticks "find faces"."""
     app = flask.Flask(__name__)
@@ -68,7 +59,7 @@ def create_app(model, faces):
         with one_at_a_time:
             pairs = translate_upload(model, content, form.get("direction", "real2manga"),
                                      faces if form.get("faces") == "on" else None)
-        return flask.jsonify(results=[{"input": png_data_url(a), "output": png_data_url(b)} for a, b in pairs])
+        return flask.jsonify(results=[{"input": images.png_data_url(a), "output": images.png_data_url(b)} for a, b in pairs])
 
     @app.errorhandler(UploadError)
     def bad_upload(error):

@@ -1,0 +1,89 @@
+"""KID, FID and the XGAN's own measures, on features and images small enough for a test."""
+import json
+import os
+
+import keras
+import numpy as np
+import pytest
+import scipy.linalg
+
+from utils import evaluation, metrics
+from utils.networks import DIRECTIONS, build
+
+
+@pytest.fixture
+def gaussian_sets():
+    rng = np.random.default_rng(0)
+    a = rng.normal(size=(600, 16))
+    return a, rng.normal(size=(600, 16)), rng.normal(loc=3.0, scale=2.0, size=(600, 16))
+
+
+def test_kid_is_about_zero_for_the_same_distribution_and_large_for_another(gaussian_sets):
+    a, same, other = gaussian_sets
+    far, std = metrics.kid(a, other)
+    assert far > 100 and std < far / 10
+    # not exactly 0 against itself: subsets drawn from one set share points, whose self-similarity counts
+    assert abs(metrics.kid(a, a)[0]) < 1e-4 * far
+    assert abs(metrics.kid(a, same)[0]) < 1e-4 * far
+
+
+def test_fid_is_about_zero_for_the_same_set_and_large_for_another(gaussian_sets):
+    a, same, other = gaussian_sets
+    assert abs(metrics.fid(a, a)) < 1e-6
+    assert metrics.fid(a, same) < 1.0
+    assert metrics.fid(a, other) > 100
+
+
+@pytest.mark.parametrize("dims", [16, 64])  # 64: fewer samples than dimensions, as 100 faces against 2048
+def test_fid_equals_the_textbook_formula_with_a_matrix_square_root(dims):
+    rng = np.random.default_rng(3)
+    a, other = rng.normal(size=(30, dims)), rng.normal(size=(45, dims)) ** 2
+    cov_a, cov_b = np.cov(a, rowvar=False), np.cov(other, rowvar=False)
+    textbook = (((a.mean(0) - other.mean(0)) ** 2).sum()
+                + np.trace(cov_a + cov_b - 2 * np.real(scipy.linalg.sqrtm(cov_a @ cov_b))))
+    assert metrics.fid(a, other) == pytest.approx(textbook, rel=1e-6)
+
+
+def test_xgan_measures_on_known_cases():
+    rng = np.random.default_rng(1)
+    faces = rng.uniform(-1, 1, (20, 8, 8, 3))
+    mse, psnr = metrics.reconstruction(faces, faces)
+    assert mse == 0 and psnr > 100
+    assert metrics.reconstruction(faces, -faces)[1] < 10
+    embeddings = rng.normal(size=(20, 4))
+    assert metrics.semantic_consistency(embeddings, embeddings) == 0
+    assert metrics.semantic_consistency(embeddings, embeddings[::-1]) > 0.5
+    assert metrics.diversity(np.repeat(faces[:1], 20, 0), faces) < 1e-6  # every translation the same: collapse
+    assert 0.9 < metrics.diversity(faces[:10], faces[10:]) < 1.1
+
+
+def test_no_features_without_the_optional_packages_says_why(monkeypatch):
+    monkeypatch.setattr(metrics.importlib.util, "find_spec", lambda name: None)
+    monkeypatch.setitem(metrics.FEATURES, "keras-inception", lambda: (_ for _ in ()).throw(
+        metrics.FeaturesUnavailable("no download here")))
+    extractor, why = metrics.feature_extractor("auto")
+    assert extractor is None and "requirements-metrics.txt" in why[0] and "no download here" in why[1]
+    assert metrics.feature_extractor("none") == (None, [])
+
+
+def test_evaluate_end_to_end_with_a_small_random_feature_network(tiny_config, tmp_path):
+    model = build(tiny_config)
+    rng = np.random.default_rng(2)
+    faces = lambda n: rng.uniform(-1, 1, (n, 32, 32, 3)).astype(np.float32)  # noqa: E731
+    test, train = {"real": faces(12), "manga": faces(12)}, {"real": faces(40), "manga": faces(40)}
+    network = keras.Sequential([keras.Input((16, 16, 3)), keras.layers.Conv2D(8, 3, strides=2),
+                                keras.layers.GlobalAveragePooling2D()])
+    results, grids = evaluation.evaluate(model, test, train, metrics.NetworkFeatures(network), log=lambda line: None)
+    for direction in DIRECTIONS:
+        for key, _, _ in evaluation.ROWS:
+            value = results[direction][key]
+            assert np.all(np.isfinite(value)), (direction, key)
+        assert grids[direction][1].shape == (12, 32, 32, 3)
+    page = evaluation.write_report(results, grids, {"models": "m", "folders": {"real": "r", "manga": "g"},
+                                                    "counts": {"real": 12, "manga": 12}, "features": "custom network",
+                                                    "features_unavailable": []}, str(tmp_path / "results"))
+    saved = json.load(open(tmp_path / "results" / "metrics.json"))
+    assert saved["real2manga"]["kid_x100"] == results["real2manga"]["kid_x100"]
+    text = open(page).read()
+    assert text.count("data:image/png;base64,") == 2 and "KID x100" in text
+    assert os.path.getsize(page) > 5000

