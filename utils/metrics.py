@@ -187,7 +187,7 @@ def domain_classifier(image_size):
     ], name="real_vs_manga")
 
 
-def train_domain_classifier(train_real, train_manga, epochs=2, seed=0):
+def train_domain_classifier(train_real, train_manga, epochs=10, seed=0):
     """The classifier fitted to the training faces (both domains in equal numbers)."""
     keras.utils.set_random_seed(seed)
     n = min(len(train_real), len(train_manga))
