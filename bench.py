@@ -24,7 +24,7 @@ from utils.training import make_optimizers, make_train_step
 
 TINY = dict(image_size=32, encoder_private_filters=(8, 16), encoder_shared_filters=(16, 32), embedding_dim=32,
             decoder_shared_filters=(32, 16), decoder_private_filters=(16, 8), discriminator_filters=(4, 4, 4, 4),
-            domain_classifier_units=8, batch_size=8)
+            domain_classifier_units=8, batch_size=8, jit_compile=False)  # XLA only in its own row: compiling is slow
 
 
 def in_memory_batch(config):
