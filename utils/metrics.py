@@ -85,36 +85,28 @@ class FidInception:
             return self._net((x - 128) / 128).numpy()
 
 
-class KerasInception:
-    """Keras's InceptionV3 with ImageNet weights, global average pool (2048-d); downloads its weights once."""
-    name = "keras-inception"
-    description = "Keras InceptionV3 (ImageNet weights) average pool"
-    input_size = INCEPTION_SIZE
-
-    def __init__(self):
-        try:
-            self._net = keras.applications.InceptionV3(include_top=False, pooling="avg", weights="imagenet",
-                                                       input_shape=(INCEPTION_SIZE, INCEPTION_SIZE, 3))
-        except Exception as error:  # a failed download surfaces as several exception types
-            raise FeaturesUnavailable(f"Keras's InceptionV3 weights could not be downloaded ({error})") from error
-
-    def __call__(self, pixels):
-        x = keras.applications.inception_v3.preprocess_input(pixels)
-        return outputs(self._net, x, batch_size=32)
-
-
 class NetworkFeatures:
-    """Any Keras network from images to vectors (a small random one in the tests)."""
+    """A Keras network from [-1, 1] images to vectors: Keras's InceptionV3, or a small random one in the tests."""
 
-    def __init__(self, network, name="custom"):
-        self._net, self.name, self.description = network, name, f"{name} network"
+    def __init__(self, network, name="custom", description="custom network"):
+        self._net, self.name, self.description = network, name, description
         self.input_size = network.input_shape[1]
 
     def __call__(self, pixels):
-        return outputs(self._net, pixels / 127.5 - 1, batch_size=32)
+        return outputs(self._net, pixels / 127.5 - 1, batch_size=32)  # InceptionV3's own preprocessing
 
 
-FEATURES = {"fid-inception": FidInception, "keras-inception": KerasInception}
+def keras_inception():
+    """Keras's InceptionV3 with ImageNet weights, global average pool (2048-d); Keras downloads the weights once."""
+    try:
+        network = keras.applications.InceptionV3(include_top=False, pooling="avg", weights="imagenet",
+                                                 input_shape=(INCEPTION_SIZE, INCEPTION_SIZE, 3))
+    except Exception as error:  # a failed download surfaces as several exception types
+        raise FeaturesUnavailable(f"Keras's InceptionV3 weights could not be downloaded ({error})") from error
+    return NetworkFeatures(network, "keras-inception", "Keras InceptionV3 (ImageNet weights) average pool")
+
+
+FEATURES = {"fid-inception": FidInception, "keras-inception": keras_inception}
 
 
 def feature_extractor(choice="auto"):
