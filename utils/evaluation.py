@@ -44,9 +44,9 @@ def evaluate(model, test, train, extractor=None, seed=0, log=print):
     rng = np.random.default_rng(seed)
     for direction, (source, target) in DIRECTIONS.items():
         x = test[source]
-        translated = metrics.outputs(model.translator(source, target), x)
-        reconstructed = metrics.outputs(model.autoencoder(source), x)
-        embedding = metrics.outputs(model.encoder(source), x)
+        embedding = metrics.outputs(model.encoder(source), x)  # encoded once, decoded both ways
+        translated = metrics.outputs(model.decoder(target), embedding)
+        reconstructed = metrics.outputs(model.decoder(source), embedding)
         embedding_again = metrics.outputs(model.encoder(target), translated)
         share = metrics.share_called_manga(classifier, translated)
         measures = {
@@ -92,10 +92,8 @@ def write_report(results, grids, info, output, grid_width=10):
     above its translation). Returns the page's path."""
     json_path = os.path.join(output, "metrics.json")
     images.write_bytes(json.dumps({**info, **results}, indent=2).encode(), json_path)
-    pictures = {}
-    for direction, (x, y) in grids.items():
-        rows = [part[start:start + grid_width] for start in range(0, len(x), grid_width) for part in (x, y)]
-        pictures[direction] = images.png_data_url(images.grid(rows))
+    pictures = {direction: images.png_data_url(images.pairs_grid(x, y, grid_width))
+                for direction, (x, y) in grids.items()}
     template = jinja2.Environment(loader=jinja2.PackageLoader("utils", "templates"), autoescape=True)
     page = template.get_template("results.html").render(
         info=info, rows=table_rows(results), accuracy=results["domain_classifier_test_accuracy"],

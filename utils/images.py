@@ -50,6 +50,11 @@ def grid(rows, gap=2):
     return canvas
 
 
+def pairs_grid(inputs, outputs, width=10):
+    """Inputs above their outputs, `width` to a row: one [-1, 1] image (translate.py's grid.png, the results page)."""
+    return grid([part[start:start + width] for start in range(0, len(inputs), width) for part in (inputs, outputs)])
+
+
 def sample_grid(model, x_real, x_manga):
     """Six rows: real faces, their reconstructions, their manga translations; the same for manga faces."""
     rows = []

@@ -44,6 +44,5 @@ def translate_files(model, source, target, paths, output, faces=None, batch_size
     written = [os.path.join(output, name + ".png") for name in names]
     for path, image in zip(written, y):
         images.save_png(image, path)
-    rows = [part[start:start + grid_width] for start in range(0, len(x), grid_width) for part in (x, y)]
-    images.save_png(images.grid(rows), os.path.join(output, "grid.png"))
+    images.save_png(images.pairs_grid(x, y, grid_width), os.path.join(output, "grid.png"))
     return written, failed
