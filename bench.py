@@ -20,23 +20,23 @@ from utils import data, speed
 from utils.config import Config
 from utils.distribute import set_mixed_precision
 from utils.networks import build
-from utils.training import make_optimizers, make_train_step
+from utils.training import make_training
 
-TINY = dict(image_size=32, encoder_private_filters=(8, 16), encoder_shared_filters=(16, 32), embedding_dim=32,
-            decoder_shared_filters=(32, 16), decoder_private_filters=(16, 8), discriminator_filters=(4, 4, 4, 4),
+TINY = dict(image_size=32, encoder_private_filters=(8, 16), encoder_shared_filters=(16,), embedding_dim=8,
+            decoder_shared_filters=(16, 8), decoder_private_filters=(8,), discriminator_filters=(4, 8, 8),
             domain_classifier_units=8, batch_size=8, jit_compile=False)  # XLA only in its own row: compiling is slow
 
 
 def in_memory_batch(config):
     shape = (config.batch_size, config.image_size, config.image_size, 3)
-    return tf.random.uniform(shape, -1, 1), tf.random.uniform(shape, -1, 1), tf.constant(1.0)
+    return tf.random.uniform(shape, -1, 1), tf.random.uniform(shape, -1, 1), tf.constant(0, tf.int64), tf.constant(1.0)
 
 
 def new_step(config, strategy=None):
     strategy = strategy or tf.distribute.get_strategy()
     with strategy.scope():
         model = build(config)
-    return model, make_train_step(model, *make_optimizers(config, strategy), config, strategy)
+    return model, make_training(model, config, strategy)[0]
 
 
 def step_table(config, steps):
@@ -61,7 +61,7 @@ def step_table(config, steps):
     model, step = new_step(config)
     files = data.domain_files(config.data_dir, data.TRAIN_FOLDERS, config.batch_size, log=lambda line: None)
     batches = iter(data.training_dataset(files, config))
-    fed = lambda: (*next(batches), batch[2])  # noqa: E731
+    fed = lambda: (*next(batches), *batch[2:])  # noqa: E731
     memory, pipeline = speed.seconds_per_step(step, lambda: batch, steps), speed.seconds_per_step(step, fed, steps)
     row(f"train.py's step (XLA {'on' if config.jit_compile else 'off'}), batch in memory", memory)
     row(f"the same, fed by the tf.data pipeline from {config.data_dir}", pipeline)
@@ -98,7 +98,7 @@ def device_table(config, steps):
             policy = set_mixed_precision(mixed)
             _, step = new_step(config, strategy)
             inputs = next(iter(strategy.experimental_distribute_dataset(tf.data.Dataset.from_tensors(batch[:2]))))
-            seconds = speed.seconds_per_step(step, lambda: (*inputs, batch[2]), steps)
+            seconds = speed.seconds_per_step(step, lambda: (*inputs, *batch[2:]), steps)
             print(f"| {label} | {policy} | {2 * config.batch_size / seconds:.1f} |", flush=True)
     set_mixed_precision(False)
 

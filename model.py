@@ -1,27 +1,36 @@
 """Build the XGAN's networks and save them, untrained, for train.py.
 
-    python model.py                      # the report's topology, saved in models/
-    python model.py --norm instance --out models_in
+    python model.py                      # this project's topology and training settings, saved in models/
+    python model.py --preset report      # the report's topology and settings (README: report vs. this project)
+    python model.py --norm instance --seed 3 --out models_in
+A preset sets topology and training settings alike (train.py reads them from the saved config.json);
+flags given beside it override it.
 """
 import argparse
+import dataclasses
 
 import utils  # noqa: F401  (quiets TensorFlow's start-up log)
-from utils.config import Config, add_config_flags, apply_flags
-from utils.networks import build
+from utils.config import PRESETS, Config, add_config_flags, apply_flags
+from utils.networks import build, check_topology
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", dest="model_dir", default="models",
                         help="folder for the saved models (default: models)")
+    parser.add_argument("--preset", choices=PRESETS, default="default",
+                        help="topology and training settings to start from (default: default)")
     add_config_flags(parser, "model")
     args = parser.parse_args(argv)
-    config = apply_flags(Config(), args, "model")
+    config = apply_flags(dataclasses.replace(Config(), **PRESETS[args.preset]), args, "model")
+    problem = check_topology(config)
+    if problem:
+        parser.error(problem)
     print(config.describe())
     model = build(config)
     model.save(args.model_dir)
     params = sum(int(v.numpy().size) for v in model.xgan.trainable_variables)
-    print(f"saved the two autoencoders ({params:,} weights, shared parts counted once), the discriminator "
+    print(f"saved the two autoencoders ({params:,} weights, shared parts counted once), the discriminator(s) "
           f"and the domain classifier in {args.model_dir}/; next: python train.py")
 
 

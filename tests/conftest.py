@@ -11,9 +11,13 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from utils.config import Config  # noqa: E402
 
 # A tiny XGAN: 32x32 images, few filters, so that every test runs in seconds on a CPU.
-TINY_MODEL = dict(image_size=32, encoder_private_filters=(8, 16), encoder_shared_filters=(16, 32), embedding_dim=32,
-                  decoder_shared_filters=(32, 16), decoder_private_filters=(16, 8),
-                  discriminator_filters=(4, 4, 4, 4), domain_classifier_units=8)
+TINY_MODEL = dict(image_size=32, encoder_private_filters=(8, 16), encoder_shared_filters=(16,), embedding_dim=8,
+                  decoder_shared_filters=(16, 8), decoder_private_filters=(8,), discriminator_filters=(4, 8, 8),
+                  domain_classifier_units=8)
+# The report's topology, as small (--preset report with these filters).
+TINY_REPORT = dict(image_size=32, encoder_private_filters=(8, 16), encoder_shared_filters=(16, 32), embedding_dim=32,
+                   decoder_shared_filters=(32, 16), decoder_private_filters=(16, 8), discriminator_filters=(4, 4, 4, 4),
+                   domain_classifier_units=8)
 # The same as model.py flags.
 TINY_MODEL_FLAGS = [part for name, value in TINY_MODEL.items()
                     for part in ("--" + name.replace("_", "-"),

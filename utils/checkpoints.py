@@ -14,13 +14,14 @@ CHECKPOINT_DIR = "checkpoints"
 
 
 class TrainingState:
-    def __init__(self, model, optimizers, batches, run_dir, config, save_dir=None):
+    def __init__(self, model, optimizers, average, batches, run_dir, config, save_dir=None):
         """Checkpoints are read from RUN_DIR/checkpoints and written to SAVE_DIR/checkpoints (by default
         the same; a cluster's non-chief workers write to scratch folders but all resume from the chief's)."""
         self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
+        self.seconds = tf.Variable(0.0, dtype=tf.float64, trainable=False, name="seconds")  # training time so far
         self.checkpoint = tf.train.Checkpoint(
-            xgan=model.xgan, discriminator=model.discriminator, domain_classifier=model.domain_classifier,
-            gen_optimizer=optimizers[0], disc_optimizer=optimizers[1], step=self.step, data=batches)
+            **model.parts(), gen_optimizer=optimizers[0], disc_optimizer=optimizers[1], average=average,
+            step=self.step, seconds=self.seconds, data=batches)
         self.manager = tf.train.CheckpointManager(
             self.checkpoint, os.path.join(save_dir or run_dir, CHECKPOINT_DIR), max_to_keep=config.keep_checkpoints)
         self.restore_dir = os.path.join(run_dir, CHECKPOINT_DIR)

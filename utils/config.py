@@ -1,8 +1,8 @@
-"""Every hyperparameter of the project, with its default, in one place.
+"""Every hyperparameter of the project, with its default and what values it may take, in one place.
 
-`model.py` takes the "model" fields as flags and saves the config beside the models it builds;
-`train.py` loads that config, takes the "train" fields as flags, and saves the result in its run folder;
-`translate.py` rebuilds nothing: it reads the saved config to preprocess images the same way.
+`model.py` takes the "model" fields as flags (and a --preset) and saves the config beside the models it
+builds; `train.py` loads that config, takes the "train" fields as flags, and saves the result in its run
+folder; `translate.py` rebuilds nothing: it reads the saved config to preprocess images the same way.
 """
 import argparse
 import dataclasses
@@ -13,55 +13,113 @@ from dataclasses import dataclass, field
 import tensorflow as tf
 
 
-def _model(default, help):
-    return field(default=default, metadata={"group": "model", "help": help})
+def _field(group, default, help, allowed=None, check=None):
+    """A config field; `check(value)` says whether a value is allowed and `allowed` says so in words."""
+    if allowed is not None and check is None:  # a list of choices
+        allowed, check = " or ".join(allowed), (lambda v, choices=tuple(allowed): v in choices)
+    return field(default=default, metadata={"group": group, "help": help, "allowed": allowed, "check": check})
 
 
-def _train(default, help):
-    return field(default=default, metadata={"group": "train", "help": help})
+def _model(default, help, allowed=None, check=None):
+    return _field("model", default, help, allowed, check)
+
+
+def _train(default, help, allowed=None, check=None):
+    return _field("train", default, help, allowed, check)
+
+
+POSITIVE = ("a positive whole number", lambda v: v > 0)
+NOT_NEGATIVE = ("0 or more", lambda v: v >= 0)
+FILTERS = ("positive whole numbers separated by commas", lambda v: len(v) > 0 and all(f > 0 for f in v))
+SOME_FILTERS = ("positive whole numbers separated by commas, or nothing", lambda v: all(f > 0 for f in v))
+UNIT_INTERVAL = ("a number in (0, 1]", lambda v: 0 < v <= 1)
+DECAY = ("0 (off) or a number in [0.5, 1)", lambda v: v == 0 or 0.5 <= v < 1)
+AUGMENTATIONS = ("color", "translation", "cutout")
 
 
 @dataclass(frozen=True)
 class Config:
-    # --- topology: the report's figures (model.py) ---
-    image_size: int = _model(64, "height = width of the images the model sees; a multiple of 16")
-    encoder_private_filters: tuple = _model((32, 64), "conv filters private to each domain's encoder")
-    encoder_shared_filters: tuple = _model((128, 256), "conv filters of the encoder part shared by both domains")
-    embedding_dim: int = _model(1024, "size of the shared embedding (both dense layers)")
-    decoder_shared_filters: tuple = _model((512, 256), "transposed-conv filters shared by both decoders")
-    decoder_private_filters: tuple = _model((128, 64), "transposed-conv filters private to each decoder (then 3)")
-    discriminator_filters: tuple = _model((16, 32, 32, 32), "conv filters of the manga discriminator")
-    discriminator_head: str = _model("pool", "pool (one logit per image, the report's) or patch (one per 4x4 patch)")
-    domain_classifier_units: int = _model(256, "hidden units of the domain classifier on the embedding")
-    kernel_size: int = _model(3, "kernel of the convs and transposed convs (the report gives none; "
-                                 "4 trains 1.5x slower on a CPU)")
-    norm: str = _model("batch", "normalization after each conv: batch, instance or none")
-    encoder_pool: str = _model("flatten", "how the last 4x4 map becomes a vector: flatten (keeps where) or average")
+    # --- topology (model.py); `--preset report` gives the report's ---
+    image_size: int = _model(64, "height = width of the images the model sees",
+                             "a multiple of the topology's downsampling factor", lambda v: v > 0)
+    encoder_private_filters: tuple = _model((32, 64), "conv filters private to each domain's encoder", *FILTERS)
+    encoder_shared_filters: tuple = _model((128,), "conv filters of the encoder part shared by both domains",
+                                           *FILTERS)
+    residual_blocks: int = _model(1, "residual blocks at the smallest map, in the shared encoder and in the shared "
+                                     "decoder", *NOT_NEGATIVE)
+    embedding: str = _model("map", "shared embedding: map (a small spatial map, each position a unit vector: keeps "
+                                   "where things are) or vector (the report's: one unit vector per face)",
+                            ("map", "vector"))
+    embedding_dim: int = _model(64, "size of the shared embedding: channels per position (map) or its length "
+                                    "(vector, both dense layers)", *POSITIVE)
+    encoder_pool: str = _model("flatten", "vector embedding: how the last map becomes a vector, flatten (keeps "
+                                          "where) or average (the report's pooling)", ("flatten", "average"))
+    decoder_shared_filters: tuple = _model((128, 64), "filters shared by both decoders: the first at the embedding's "
+                                                      "size, each further one after an upsampling", *FILTERS)
+    decoder_private_filters: tuple = _model((32,), "filters private to each decoder, each after an upsampling "
+                                                   "(then a last upsampling to 3 channels)", *SOME_FILTERS)
+    upsample: str = _model("nearest", "how the decoders double the size: nearest (nearest-neighbour upsampling, then "
+                                      "a conv: no checkerboard) or transposed (the report's transposed convs)",
+                           ("nearest", "transposed"))
+    discriminator_filters: tuple = _model((64, 128, 256), "conv filters of each discriminator (stride 2 each)",
+                                          *FILTERS)
+    discriminator_head: str = _model("patch", "pool (one logit per image, the report's) or patch (one per position "
+                                              "of the last map)", ("pool", "patch"))
+    discriminators: str = _model("both", "which domains get a discriminator: manga (the report's: real->manga "
+                                         "translations only) or both", ("manga", "both"))
+    spectral_norm: bool = _model(True, "spectral normalization of every discriminator layer (Miyato et al. 2018)")
+    domain_classifier_units: int = _model(256, "hidden units of the domain classifier on the embedding", *POSITIVE)
+    kernel_size: int = _model(3, "kernel of the convs and transposed convs (the report gives none)", *POSITIVE)
+    norm: str = _model("batch", "normalization after each conv of the autoencoders", ("batch", "instance", "none"))
+    seed: int = _model(0, "seed of the initial weights (model.py), and of the data order, flips and augmentations "
+                          "of the training that goes on from them (train.py)", *NOT_NEGATIVE)
 
     # --- training (train.py) ---
     data_dir: str = _train(".", "folder (or gs:// URL) holding train1/ (real) train2/ (manga) test1/ test2/")
     out: str = _train("runs/xgan", "run folder (or gs:// URL): config, checkpoints, logs, samples, trained models")
-    epochs: int = _train(5, "passes over the larger training folder")
-    max_steps: int = _train(0, "stop after this many steps in all (0: no limit); for smoke runs")
-    batch_size: int = _train(32, "images per domain per step")
-    learning_rate: float = _train(2e-4, "Adam learning rate of the autoencoders and the domain classifier")
-    disc_learning_rate: float = _train(2e-4, "Adam learning rate of the discriminator")
-    beta_1: float = _train(0.9, "Adam beta_1 (the report's 0.9)")
-    w_rec: float = _train(1.0, "weight of L_rec, reconstruction of both domains")
-    w_d: float = _train(0.03, "weight of L_dann, the domain-adversarial loss (scale of the gradient reversal)")
-    w_s: float = _train(0.1, "weight of L_sem, semantic consistency of the embedding")
-    w_g: float = _train(0.1, "weight of L_gan, real->manga translations fooling the discriminator")
-    warmup_epochs: float = _train(1.0, "w_d, w_s and w_g ramp up linearly from 0 over this many epochs")
-    real_crop: float = _train(1.0, "side of the centred square cut from each real photo, as a fraction of its width")
+    epochs: int = _train(5, "passes over the larger training folder", *POSITIVE)
+    max_steps: int = _train(0, "stop after this many steps in all (0: no limit); for smoke runs", *NOT_NEGATIVE)
+    batch_size: int = _train(16, "images per domain per step", *POSITIVE)
+    learning_rate: float = _train(2e-4, "Adam learning rate of the autoencoders and the domain classifier",
+                                  "a positive number", lambda v: v > 0)
+    disc_learning_rate: float = _train(2e-4, "Adam learning rate of the discriminators", "a positive number",
+                                       lambda v: v > 0)
+    beta_1: float = _train(0.5, "Adam beta_1 of every optimizer (the report's: 0.9)", "a number in [0, 1)",
+                           lambda v: 0 <= v < 1)
+    gan_loss: str = _train("hinge", "adversarial loss: bce (the report's), lsgan (least squares) or hinge",
+                           ("bce", "lsgan", "hinge"))
+    augment: str = _train("color,translation,cutout", "DiffAugment of everything the discriminators see, real and "
+                                                      "translated alike: any of color, translation, cutout "
+                                                      "(comma-separated), or none",
+                          "none or a comma-separated list of " + ", ".join(AUGMENTATIONS),
+                          lambda v: v == "none" or all(p in AUGMENTATIONS for p in v.split(",")))
+    ema: float = _train(0.999, "decay of the moving average of the autoencoders' weights that translation uses "
+                               "(0: off, translate with the last weights)", *DECAY)
+    w_rec: float = _train(1.0, "weight of L_rec, reconstruction of both domains", *NOT_NEGATIVE)
+    w_d: float = _train(0.03, "weight of L_dann, the domain-adversarial loss (scale of the gradient reversal)",
+                        *NOT_NEGATIVE)
+    w_s: float = _train(0.1, "weight of L_sem, semantic consistency of the embedding", *NOT_NEGATIVE)
+    w_g: float = _train(0.1, "weight of L_gan, translations fooling the discriminators", *NOT_NEGATIVE)
+    warmup_epochs: float = _train(1.0, "w_d, w_s and w_g ramp up linearly from 0 over this many epochs",
+                                  *NOT_NEGATIVE)
+    real_crop: float = _train(1.0, "side of the centred square cut from each real photo, as a fraction of its "
+                                   "shorter side", *UNIT_INTERVAL)
     flip: bool = _train(True, "random horizontal flips of the training images")
-    sample_count: int = _train(8, "fixed test faces per domain shown in the sample grid each epoch")
-    log_every: int = _train(10, "steps per row of log.csv and point of the TensorBoard curves")
-    checkpoint_every: int = _train(100, "steps between checkpoints (one is also written at each epoch end)")
-    keep_checkpoints: int = _train(3, "how many of the latest checkpoints to keep")
-    seed: int = _train(0, "seed of weights, shuffling and flips")
+    sample_count: int = _train(8, "fixed test faces per domain shown in the sample grid each epoch", *POSITIVE)
+    quality_every: int = _train(1, "epochs between quality measures of the test faces (KID x100, input retrieval, "
+                                   "domain score) in log.csv; 0: never", *NOT_NEGATIVE)
+    quality_features: str = _train("auto", "features of the per-epoch KID: auto (the FID InceptionV3 where "
+                                           "requirements-metrics.txt is installed, else the domain classifier's), "
+                                           "fid-inception or classifier",
+                                   ("auto", "fid-inception", "classifier"))
+    log_every: int = _train(10, "steps per row of log.csv and point of the TensorBoard curves", *POSITIVE)
+    checkpoint_every: int = _train(100, "steps between checkpoints (one is also written at each epoch end)",
+                                   *POSITIVE)
+    keep_checkpoints: int = _train(3, "how many of the latest checkpoints to keep", *POSITIVE)
     strategy: str = _train("default", "tf.distribute strategy: default (one device), mirrored (every GPU of this "
-                                      "machine) or multiworker (the machines in TF_CONFIG); batch_size is global")
-    jit_compile: bool = _train(True, "compile the train step with XLA (1.6x faster on a 2-core CPU, measured); "
+                                      "machine) or multiworker (the machines in TF_CONFIG); batch_size is global",
+                           ("default", "mirrored", "multiworker"))
+    jit_compile: bool = _train(True, "compile the train step with XLA (1.25-1.6x faster on a 2-core CPU, measured); "
                                      "applies to one device: under mirrored or multiworker the step runs unfused")
     mixed_precision: bool = _train(False, "float16 (GPU, with loss scaling) or bfloat16 (CPU) compute; "
                                           "outputs, losses and saved models stay float32")
@@ -87,9 +145,38 @@ class Config:
             lines.append(f"{mark} {f.name:24} {value}")
         return "\n".join(lines)
 
+    def problems(self):
+        """[(flag, value, what is allowed)] for every field whose value is not allowed."""
+        found = []
+        for f in dataclasses.fields(self):
+            check, value = f.metadata["check"], getattr(self, f.name)
+            if check is not None and not check(value):
+                found.append((flag(f.name), value, f.metadata["allowed"]))
+        return found
+
+
+# The report's topology and settings (section 3 and its code), with this project's bug fixes (README).
+PRESETS = {
+    "default": {},
+    "report": dict(
+        encoder_shared_filters=(128, 256), residual_blocks=0, embedding="vector", embedding_dim=1024,
+        encoder_pool="average", decoder_shared_filters=(512, 256), decoder_private_filters=(128, 64),
+        upsample="transposed", discriminator_filters=(16, 32, 32, 32), discriminator_head="pool",
+        discriminators="manga", spectral_norm=False,
+        batch_size=32, learning_rate=1e-3, disc_learning_rate=1e-3, beta_1=0.9, gan_loss="bce", augment="none",
+        ema=0.0, w_d=1.0, w_s=1.0, w_g=1.0, warmup_epochs=0.0),
+}
+
+
+def flag(name):
+    return "--" + name.replace("_", "-")
+
 
 def _parse_tuple(text):
-    return tuple(int(v) for v in text.split(","))
+    try:
+        return tuple(int(v) for v in text.split(",") if v.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected whole numbers separated by commas, got {text!r}") from None
 
 
 def _parse_bool(text):
@@ -100,23 +187,43 @@ def _parse_bool(text):
     raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
 
 
+def _checked(f):
+    """argparse type of field `f`: parses the text and refuses values the field does not allow."""
+    kind = type(f.default)
+    parse = {tuple: _parse_tuple, bool: _parse_bool}.get(kind, kind)
+
+    def parse_and_check(text):
+        value = parse(text)
+        if f.metadata["check"] is not None and not f.metadata["check"](value):
+            raise argparse.ArgumentTypeError(f"{text!r} is not allowed: use {f.metadata['allowed']}")
+        return value
+
+    parse_and_check.__name__ = kind.__name__  # argparse names the type in its messages
+    return parse_and_check
+
+
 def add_config_flags(parser, group):
-    """One `--flag` per config field of `group` ("model" or "train"); unset flags parse as None."""
+    """One `--flag` per config field of `group` ("model" or "train"); unset flags parse as None.
+
+    A value the field does not allow stops the command with argparse's one-line error (exit code 2).
+    """
     for f in dataclasses.fields(Config):
         if f.metadata["group"] != group:
             continue
-        kind = type(f.default)
-        parse = {tuple: _parse_tuple, bool: _parse_bool}.get(kind, kind)
-        shown = ",".join(map(str, f.default)) if kind is tuple else f.default
-        parser.add_argument("--" + f.name.replace("_", "-"), type=parse, default=None,
+        shown = ",".join(map(str, f.default)) if isinstance(f.default, tuple) else f.default
+        parser.add_argument(flag(f.name), type=_checked(f), default=None,
                             help=f"{f.metadata['help']} (default: {shown})")
+
+
+def given_flags(args, group):
+    """{field: value} of every flag of `group` that the user gave."""
+    return {f.name: getattr(args, f.name) for f in dataclasses.fields(Config)
+            if f.metadata["group"] == group and getattr(args, f.name, None) is not None}
 
 
 def apply_flags(config, args, group):
     """The config with every flag of `group` that the user gave replacing its field."""
-    given = {f.name: getattr(args, f.name) for f in dataclasses.fields(Config)
-             if f.metadata["group"] == group and getattr(args, f.name, None) is not None}
-    return dataclasses.replace(config, **given)
+    return dataclasses.replace(config, **given_flags(args, group))
 
 
 def config_path(model_dir):

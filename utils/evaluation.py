@@ -18,6 +18,8 @@ ROWS = (
     ("copy_fid", "FID of the input copied unchanged", "reference"),
     ("floor_fid", "FID of other real faces of the target domain", "reference"),
     ("domain_score", "domain score: share called the target domain", "higher; by a real-vs-manga CNN trained here"),
+    ("input_retrieval", "input retrieval: share whose nearest input by colour layout is their own",
+     "higher; chance = 1 / number of faces"),
     ("semantic_consistency", "semantic consistency: embedding distance kept / between faces", "lower; 1 = no better than another face"),
     ("diversity", "diversity: pairwise distance of translations / of real target faces", "about 1; small = mode collapse"),
     ("reconstruction_mse", "reconstruction MSE of the source's autoencoder (pixels on [0, 1])", "lower"),
@@ -51,6 +53,7 @@ def evaluate(model, test, train, extractor=None, seed=0, log=print):
         share = metrics.share_called_manga(classifier, translated)
         measures = {
             "domain_score": share if target == "manga" else 1 - share,
+            "input_retrieval": metrics.input_retrieval(x, translated),
             "semantic_consistency": metrics.semantic_consistency(embedding, embedding_again),
             "diversity": metrics.diversity(translated, test[target]),
         }
@@ -102,3 +105,42 @@ def write_report(results, grids, info, output, grid_width=10):
     page_path = os.path.join(output, "index.html")
     images.write_bytes(page.encode(), page_path)
     return page_path
+
+
+class EpochQuality:
+    """train.py's view of quality as it trains: at each epoch end, for both directions, KID x100 between the
+    translations of the fixed test faces and the other domain's test faces, input retrieval, and domain
+    score. Features: the FID InceptionV3 where requirements-metrics.txt is installed, else the pooled
+    features of the real-vs-manga classifier that gives the domain score (trained here once, about 15 s).
+    """
+
+    def __init__(self, test, train, choice="auto", seed=0, log=print):
+        """`test`, `train`: {domain: [-1, 1] images}."""
+        self.test, self.seed = test, seed
+        self.classifier = metrics.train_domain_classifier(train["real"], train["manga"], seed=seed)
+        self.extractor = None
+        if choice in ("auto", "fid-inception"):
+            self.extractor, unavailable = metrics.feature_extractor("fid-inception")
+            if unavailable and choice == "fid-inception":
+                raise metrics.FeaturesUnavailable(unavailable[0])
+        if self.extractor is None:
+            self.extractor = metrics.classifier_features(self.classifier)
+        log(f"quality of the test faces each epoch: KID on {self.extractor.description}")
+        self.features = {d: metrics.features_of(self.extractor, x) for d, x in test.items()}
+
+    def measure(self, model):
+        """{measure_direction: value} of `model` (in its current weights) on the test faces."""
+        row = {}
+        for direction, (source, target) in DIRECTIONS.items():
+            translated = metrics.outputs(model.translator(source, target), self.test[source])
+            kid, _ = metrics.kid(metrics.features_of(self.extractor, translated), self.features[target],
+                                 seed=self.seed)
+            share = metrics.share_called_manga(self.classifier, translated)
+            row[f"kid_x100_{direction}"] = 100 * kid
+            row[f"retrieval_{direction}"] = metrics.input_retrieval(self.test[source], translated)
+            row[f"domain_score_{direction}"] = share if target == "manga" else 1 - share
+        return row
+
+
+QUALITY_NAMES = tuple(f"{measure}_{direction}" for measure in ("kid_x100", "retrieval", "domain_score")
+                      for direction in DIRECTIONS)

@@ -65,14 +65,16 @@ def sample_grid(model, x_real, x_manga):
 
 
 def save_loss_curves(rows, path):
-    """One panel per loss term of the log rows, against the step."""
-    names = [k for k in rows[0] if k not in ("epoch", "step")]
-    figure = Figure(figsize=(12, 6), layout="constrained")
-    steps = [row["step"] for row in rows]
+    """One panel per column of the log rows against the step: loss terms at every row, quality measures
+    (epoch ends only) as points joined by lines."""
+    names = [k for k in dict.fromkeys(k for row in rows for k in row) if k not in ("epoch", "step", "train_minutes")]
+    columns = (len(names) + 2) // 3
+    figure = Figure(figsize=(3 * columns, 7.5), layout="constrained")
     for i, name in enumerate(names):
-        axes = figure.add_subplot(2, (len(names) + 1) // 2, i + 1)
-        axes.plot(steps, [row[name] for row in rows])
-        axes.set_title(name)
+        axes = figure.add_subplot(3, columns, i + 1)
+        points = [(row["step"], row[name]) for row in rows if name in row]
+        axes.plot(*zip(*points), marker="o" if len(points) < len(rows) else None)
+        axes.set_title(name, fontsize=9)
         axes.set_xlabel("step")
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=80)

@@ -15,19 +15,47 @@ def normalization(norm, name):
     raise ValueError(f"unknown norm {norm!r}: use batch, instance or none")
 
 
+def conv_norm_act(x, filters, kernel, norm, name, strides=1, act="relu"):
+    """conv, normalization, then ReLU or LeakyReLU (0.2)."""
+    x = layers.Conv2D(filters, kernel, strides=strides, padding="same", use_bias=norm == "none",
+                      name=f"{name}_conv")(x)
+    x = normalization(norm, f"{name}_norm")(x)
+    return layers.LeakyReLU(0.2, name=f"{name}_act")(x) if act == "leaky" else layers.ReLU(name=f"{name}_act")(x)
+
+
 def down(x, filters, kernel, norm, name):
     """Halve height and width: conv with stride 2, normalization, LeakyReLU."""
-    x = layers.Conv2D(filters, kernel, strides=2, padding="same", use_bias=norm == "none", name=f"{name}_conv")(x)
-    x = normalization(norm, f"{name}_norm")(x)
-    return layers.LeakyReLU(0.2, name=f"{name}_act")(x)
+    return conv_norm_act(x, filters, kernel, norm, name, strides=2, act="leaky")
 
 
-def up(x, filters, kernel, norm, name):
-    """Double height and width: transposed conv with stride 2, normalization, ReLU."""
-    x = layers.Conv2DTranspose(filters, kernel, strides=2, padding="same",
-                               use_bias=norm == "none", name=f"{name}_deconv")(x)
-    x = normalization(norm, f"{name}_norm")(x)
-    return layers.ReLU(name=f"{name}_act")(x)
+def up(x, filters, kernel, norm, name, upsample):
+    """Double height and width, normalization, ReLU.
+
+    upsample "transposed" (the report's): a transposed conv with stride 2, which with a kernel that is not a
+    multiple of the stride gives some output pixels more taps than others: a checkerboard (Odena et al. 2016).
+    "nearest": nearest-neighbour upsampling, then a conv: every output pixel gets the same taps.
+    """
+    if upsample == "transposed":
+        x = layers.Conv2DTranspose(filters, kernel, strides=2, padding="same",
+                                   use_bias=norm == "none", name=f"{name}_deconv")(x)
+        x = normalization(norm, f"{name}_norm")(x)
+        return layers.ReLU(name=f"{name}_act")(x)
+    x = layers.UpSampling2D(2, interpolation="nearest", name=f"{name}_upsample")(x)
+    return conv_norm_act(x, filters, kernel, norm, name)
+
+
+def residual(x, kernel, norm, name):
+    """x + conv(ReLU(norm(conv(x)))), normalized: more depth at the smallest map, where it is cheap."""
+    filters = x.shape[-1]
+    y = conv_norm_act(x, filters, kernel, norm, f"{name}_a")
+    y = layers.Conv2D(filters, kernel, padding="same", use_bias=norm == "none", name=f"{name}_b_conv")(y)
+    y = normalization(norm, f"{name}_b_norm")(y)
+    return layers.Add(name=f"{name}_add")([x, y])
+
+
+def maybe_spectral(layer, enabled):
+    """The layer with spectral normalization of its kernel (Miyato et al. 2018), or as it is."""
+    return layers.SpectralNormalization(layer, name=f"{layer.name}_sn") if enabled else layer
 
 
 def reverse_gradient(x, scale):

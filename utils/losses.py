@@ -7,53 +7,67 @@ import tensorflow as tf
 
 from utils.layers import reverse_gradient
 
+DOMAIN_LABELS = {"real": 0, "manga": 1}
+
 
 def _bce(logits, label):
     """Binary cross-entropy of logits (per image or per patch) against one label (0 or 1), averaged."""
     return tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(tf.fill(tf.shape(logits), float(label)), logits))
 
 
-def reconstruction_loss(x_real, rec_real, x_manga, rec_manga):
+def reconstruction_loss(x, rec):
     """L_rec = |x_real - rec_real| + |x_manga - rec_manga|, mean over pixels: both autoencoders.
 
-    L1 rather than the squared error: it blurs less where the autoencoder is unsure.
+    `x`, `rec`: {domain: images}. L1 rather than the squared error: it blurs less where the autoencoder is unsure.
     """
-    return tf.reduce_mean(tf.abs(x_real - rec_real)) + tf.reduce_mean(tf.abs(x_manga - rec_manga))
+    return sum(tf.reduce_mean(tf.abs(x[d] - rec[d])) for d in x)
 
 
-def domain_adversarial_loss(domain_classifier, emb_real, emb_manga, w_d):
-    """L_dann: cross-entropy of the domain classifier on both embeddings (real = 0, manga = 1).
+def domain_adversarial_loss(domain_classifier, emb, w_d):
+    """L_dann: cross-entropy of the domain classifier on both domains' embeddings (real = 0, manga = 1).
 
     The embeddings pass through a gradient reversal of scale w_d: minimizing this one term trains
     the classifier to tell the domains apart and the encoders (by -w_d times its gradient) to fool it.
     """
-    logits_real = domain_classifier(reverse_gradient(emb_real, w_d), training=True)
-    logits_manga = domain_classifier(reverse_gradient(emb_manga, w_d), training=True)
-    return _bce(logits_real, 0) + _bce(logits_manga, 1)
+    return sum(_bce(domain_classifier(reverse_gradient(emb[d], w_d), training=True), DOMAIN_LABELS[d]) for d in emb)
 
 
-def semantic_loss(emb_real, emb_real_again, emb_manga, emb_manga_again):
+def semantic_loss(emb, emb_again):
     """L_sem: an embedding kept through translation, in both directions.
 
-    emb_real_again = encoder_manga(decoder_manga(emb_real)), and the other way round. The embeddings are
-    unit vectors, so the distance is the cosine distance 1 - <e, e'> on [0, 2].
+    emb_again["real"] = encoder_manga(decoder_manga(emb["real"])), and the other way round. Embeddings are
+    unit vectors (one per face, or one per position of a map), so the distance is the cosine distance
+    1 - <e, e'> on [0, 2], averaged over faces and positions.
     """
-    def cosine_distance(a, b):
-        return tf.reduce_mean(1.0 - tf.reduce_sum(a * b, axis=-1))
-
-    return cosine_distance(emb_real, emb_real_again) + cosine_distance(emb_manga, emb_manga_again)
+    return sum(tf.reduce_mean(1.0 - tf.reduce_sum(emb[d] * emb_again[d], axis=-1)) for d in emb)
 
 
-def generator_gan_loss(logits_fake_manga):
-    """L_gan: real->manga translations should be called real manga by the discriminator."""
-    return _bce(logits_fake_manga, 1)
+def generator_gan_loss(logits_fake, kind):
+    """L_gan: translations should be called real faces of their domain by its discriminator.
+
+    kind: bce (the report's, non-saturating), lsgan (Mao et al. 2017) or hinge (Lim and Ye 2017, as in
+    spectrally normalized GANs and BigGAN).
+    """
+    if kind == "hinge":
+        return -tf.reduce_mean(logits_fake)
+    if kind == "lsgan":
+        return tf.reduce_mean(tf.square(logits_fake - 1.0))
+    return _bce(logits_fake, 1)
 
 
-def discriminator_loss(logits_manga, logits_fake_manga):
-    """L_disc: real manga faces are real (1), real->manga translations are fake (0)."""
-    return _bce(logits_manga, 1) + _bce(logits_fake_manga, 0)
+def discriminator_loss(logits_real, logits_fake, kind):
+    """L_disc: real faces of the domain are real, translations into it are fake (the report's code had these
+    targets the wrong way round)."""
+    if kind == "hinge":
+        return tf.reduce_mean(tf.nn.relu(1.0 - logits_real)) + tf.reduce_mean(tf.nn.relu(1.0 + logits_fake))
+    if kind == "lsgan":
+        return tf.reduce_mean(tf.square(logits_real - 1.0)) + tf.reduce_mean(tf.square(logits_fake))
+    return _bce(logits_real, 1) + _bce(logits_fake, 0)
 
 
-def discriminator_accuracy(logits_manga, logits_fake_manga):
-    correct = tf.concat([tf.cast(logits_manga > 0, tf.float32), tf.cast(logits_fake_manga <= 0, tf.float32)], 0)
+def discriminator_accuracy(logits_real, logits_fake, kind):
+    """Share of real faces and translations the discriminator tells right (logit above or below its midpoint)."""
+    middle = 0.5 if kind == "lsgan" else 0.0
+    correct = tf.concat([tf.reshape(tf.cast(logits_real > middle, tf.float32), [-1]),
+                         tf.reshape(tf.cast(logits_fake <= middle, tf.float32), [-1])], 0)
     return tf.reduce_mean(correct)

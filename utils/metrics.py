@@ -168,6 +168,29 @@ def diversity(translations, target_faces):
     return mean_pairwise_distance(quantized(translations)) / mean_pairwise_distance(quantized(target_faces))
 
 
+def colour_layout(images, size=8):
+    """Where the colours are, a descriptor that means the same for a photo and a drawing: each image averaged
+    down to size x size blocks (a blur), then standardized over all its values, so that the overall
+    brightness and contrast (manga faces are drawn paler and brighter than photos) do not count; hair,
+    skin and background colours and where they sit do."""
+    x = quantized(images).astype(np.float64)
+    n, h, w, c = x.shape
+    x = x.reshape(n, size, h // size, size, w // size, c).mean(axis=(2, 4)).reshape(n, -1)
+    x = x - x.mean(axis=1, keepdims=True)
+    return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-8)
+
+
+def input_retrieval(inputs, outputs, size=8):
+    """Share of outputs whose nearest input, by colour layout, is their own (chance: 1 / N).
+
+    For each output every input of the set is ranked by the correlation of their colour layouts; 1.0 when
+    each translation keeps its photo's hair colour, skin tone, pose and background well enough to pick it
+    out of the set, about 1 / N when translations ignore their inputs (mode collapse).
+    """
+    similarity = colour_layout(outputs, size) @ colour_layout(inputs, size).T
+    return float(np.mean(np.argmax(similarity, axis=1) == np.arange(len(outputs))))
+
+
 def domain_classifier(image_size):
     """A small real (0) vs manga (1) CNN for the domain score."""
     return keras.Sequential([
@@ -189,6 +212,14 @@ def train_domain_classifier(train_real, train_manga, epochs=10, seed=0):
     classifier.compile(keras.optimizers.Adam(1e-3), keras.losses.BinaryCrossentropy(from_logits=True))
     classifier.fit(quantized(x), y, batch_size=64, epochs=epochs, shuffle=True, verbose=0)
     return classifier
+
+
+def classifier_features(classifier):
+    """The domain classifier's pooled features (64-d) as a feature network for KID: a stand-in for InceptionV3
+    where it is not installed, trained only to tell photos from manga faces."""
+    network = keras.Model(classifier.inputs, classifier.layers[-2].output)
+    return NetworkFeatures(network, "classifier", "the real-vs-manga classifier's pooled features (64-d; "
+                                                  "not comparable with Inception KID)")
 
 
 def share_called_manga(classifier, images):

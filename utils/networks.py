@@ -14,16 +14,34 @@ import tensorflow as tf
 from keras import layers
 
 from utils.config import Config, config_path
-from utils.layers import down, normalization, up
+from utils.data import DOMAINS
+from utils.layers import conv_norm_act, down, maybe_spectral, normalization, residual, up
 
-DOMAINS = ("real", "manga")
 DIRECTIONS = {"real2manga": ("real", "manga"), "manga2real": ("manga", "real")}  # name: (source, target)
-XGAN_FILE = "xgan.keras"
-DISCRIMINATOR_FILE = "discriminator.keras"
-DOMAIN_CLASSIFIER_FILE = "domain_classifier.keras"
 
 
 OUT = "float32"
+
+
+def sizes(config):
+    """(size of the embedding map, size the shared decoder starts from, downsampling factor of the topology)."""
+    down_factor = 2 ** (len(config.encoder_private_filters) + len(config.encoder_shared_filters))
+    up_factor = 2 ** (len(config.decoder_shared_filters) + len(config.decoder_private_filters))
+    return config.image_size // down_factor, config.image_size // up_factor, max(down_factor, up_factor)
+
+
+def check_topology(config):
+    """None if `config.image_size` fits the filters, else what to change (a map embedding is decoded at its
+    own size, so encoder and decoder must halve and double as often)."""
+    embedding_size, start, factor = sizes(config)
+    if config.image_size % factor or embedding_size < 1 or start < 1:
+        return f"--image-size {config.image_size}: must be a multiple of {factor} for these filters"
+    if config.embedding == "map" and embedding_size != start:
+        return (f"with --embedding map the decoders must upsample as often as the encoders downsample: "
+                f"{len(config.encoder_private_filters) + len(config.encoder_shared_filters)} encoder layers, so "
+                f"{len(config.decoder_shared_filters) + len(config.decoder_private_filters)} decoder filters "
+                f"(--decoder-shared-filters, --decoder-private-filters) must be one more than that minus 1")
+    return None
 
 
 def build_private_encoder(config, domain):
@@ -38,35 +56,50 @@ def build_shared_encoder(config):
     size = config.image_size // 2 ** len(config.encoder_private_filters)
     x = inputs = keras.Input((size, size, config.encoder_private_filters[-1]), name="private_features")
     for i, filters in enumerate(config.encoder_shared_filters):
-        # (bs, 8, 8, 128), (bs, 4, 4, 256)
+        # map: (bs, 8, 8, 128); the report's vector: (bs, 8, 8, 128), (bs, 4, 4, 256)
         x = down(x, filters, config.kernel_size, config.norm, f"shared_down{i + 1}")
+    for i in range(config.residual_blocks):
+        x = residual(x, config.kernel_size, config.norm, f"shared_encoder_res{i + 1}")
+    if config.embedding == "map":
+        # Each position a unit vector: the embedding keeps where hair, face and background are, and on the
+        # sphere it cannot grow without bound to fool the domain classifier.
+        x = layers.Conv2D(config.embedding_dim, 1, name="embedding_conv")(x)                  # (bs, 8, 8, 64)
+        x = layers.UnitNormalization(axis=-1, name="shared_embedding", dtype=OUT)(x)
+        return keras.Model(inputs, x, name="shared_encoder")
     if config.encoder_pool == "flatten":
         x = layers.Flatten(name="pool")(x)                                   # (bs, 4096)
-    elif config.encoder_pool == "average":
-        x = layers.GlobalAveragePooling2D(name="pool")(x)                    # (bs, 256)
     else:
-        raise ValueError(f"unknown encoder_pool {config.encoder_pool!r}: use flatten or average")
+        x = layers.GlobalAveragePooling2D(name="pool")(x)                    # (bs, 256)
     x = layers.Dense(config.embedding_dim, name="shared_dense")(x)
     x = layers.LeakyReLU(0.2, name="shared_dense_act")(x)
     x = layers.Dense(config.embedding_dim, name="embedding_dense")(x)       # (bs, 1024), linear, not softmax
-    # On the unit sphere the embedding cannot grow without bound to fool the domain classifier.
     # Every network's output is float32 (OUT) even under mixed precision, so the losses are float32.
     x = layers.UnitNormalization(name="shared_embedding", dtype=OUT)(x)
     return keras.Model(inputs, x, name="shared_encoder")
 
 
+def embedding_shape(config):
+    size = sizes(config)[0]
+    return (size, size, config.embedding_dim) if config.embedding == "map" else (config.embedding_dim,)
+
+
 def build_shared_decoder(config):
-    start = config.image_size // 2 ** (len(config.decoder_shared_filters) + len(config.decoder_private_filters))
-    x = inputs = keras.Input((config.embedding_dim,), name="embedding")
+    start = sizes(config)[1]
+    x = inputs = keras.Input(embedding_shape(config), name="embedding")
     first, *rest = config.decoder_shared_filters
-    # The report's transposed conv from 1x1x1024 to 4x4x512 is exactly this dense layer; TensorFlow's
-    # transposed conv of a 1x1 map made the whole training step 3x slower on a CPU.
-    x = layers.Dense(start * start * first, use_bias=config.norm == "none", name="shared_up1_dense")(x)
-    x = layers.Reshape((start, start, first), name="shared_up1_map")(x)     # (bs, 4, 4, 512)
-    x = normalization(config.norm, "shared_up1_norm")(x)
-    x = layers.ReLU(name="shared_up1_act")(x)
+    if config.embedding == "map":
+        x = conv_norm_act(x, first, config.kernel_size, config.norm, "shared_up1")          # (bs, 8, 8, 128)
+    else:
+        # The report's transposed conv from 1x1x1024 to 4x4x512 is exactly this dense layer; TensorFlow's
+        # transposed conv of a 1x1 map made the whole training step 3x slower on a CPU.
+        x = layers.Dense(start * start * first, use_bias=config.norm == "none", name="shared_up1_dense")(x)
+        x = layers.Reshape((start, start, first), name="shared_up1_map")(x)     # (bs, 4, 4, 512)
+        x = normalization(config.norm, "shared_up1_norm")(x)
+        x = layers.ReLU(name="shared_up1_act")(x)
+    for i in range(config.residual_blocks):
+        x = residual(x, config.kernel_size, config.norm, f"shared_decoder_res{i + 1}")
     for i, filters in enumerate(rest):
-        x = up(x, filters, config.kernel_size, config.norm, f"shared_up{i + 2}")  # (bs, 8, 8, 256)
+        x = up(x, filters, config.kernel_size, config.norm, f"shared_up{i + 2}", config.upsample)  # (bs, 16, 16, 64)
     return keras.Model(inputs, x, name="shared_decoder")
 
 
@@ -74,51 +107,65 @@ def build_private_decoder(config, domain):
     size = config.image_size // 2 ** (1 + len(config.decoder_private_filters))
     x = inputs = keras.Input((size, size, config.decoder_shared_filters[-1]), name="shared_features")
     for i, filters in enumerate(config.decoder_private_filters):
-        # (bs, 16, 16, 128), (bs, 32, 32, 64)
-        x = up(x, filters, config.kernel_size, config.norm, f"{domain}_up{i + 1}")
+        # (bs, 32, 32, 32); the report's: (bs, 16, 16, 128), (bs, 32, 32, 64)
+        x = up(x, filters, config.kernel_size, config.norm, f"{domain}_up{i + 1}", config.upsample)
     # tanh: images live on [-1, 1] (the original code's ReLU could not output dark pixels).
-    # Kernel 4, a multiple of the stride, so every output pixel gets the same number of taps: no
-    # pixel-level checkerboard; on 64 -> 3 channels it costs little.
-    x = layers.Conv2DTranspose(3, 4, strides=2, padding="same", activation="tanh", name=f"{domain}_image",
-                               dtype=OUT)(x)
+    if config.upsample == "transposed":
+        # Kernel 4, a multiple of the stride, so every output pixel gets the same number of taps.
+        x = layers.Conv2DTranspose(3, 4, strides=2, padding="same", activation="tanh", name=f"{domain}_image",
+                                   dtype=OUT)(x)
+    else:
+        x = layers.UpSampling2D(2, interpolation="nearest", name=f"{domain}_image_upsample")(x)
+        x = layers.Conv2D(3, config.kernel_size, padding="same", activation="tanh", name=f"{domain}_image",
+                          dtype=OUT)(x)
     return keras.Model(inputs, x, name=f"private_decoder_{domain}")
 
 
-def build_discriminator(config):
-    """Real manga face or real->manga translation? Logits from the last 4x4 map.
+def build_discriminator(config, domain):
+    """Real face of `domain`, or a translation into it? Logits from the last map.
 
     "pool" (the report's): average-pool the map, dense 1: one logit per image. "patch": dense 1 applied
-    to each of the 4x4 positions (a 1x1 conv), so each patch is judged on its own; the losses average.
+    to each position (a 1x1 conv), so each patch is judged on its own; the losses average.
     """
-    x = inputs = keras.Input((config.image_size, config.image_size, 3), name="x_manga")
+    x = inputs = keras.Input((config.image_size, config.image_size, 3), name=f"x_{domain}")
     for i, filters in enumerate(config.discriminator_filters):
-        x = layers.Conv2D(filters, config.kernel_size, strides=2, padding="same", name=f"disc_down{i + 1}_conv")(x)
-        x = layers.LeakyReLU(0.2, name=f"disc_down{i + 1}_act")(x)         # down to (bs, 4, 4, 32)
+        conv = layers.Conv2D(filters, config.kernel_size, strides=2, padding="same", name=f"disc_down{i + 1}_conv")
+        x = maybe_spectral(conv, config.spectral_norm)(x)
+        x = layers.LeakyReLU(0.2, name=f"disc_down{i + 1}_act")(x)         # down to (bs, 8, 8, 256)
     if config.discriminator_head == "pool":
         x = layers.GlobalAveragePooling2D(name="disc_pool")(x)
-        x = layers.Dense(1, name="disc_logit", dtype=OUT)(x)                           # (bs, 1)
-    elif config.discriminator_head == "patch":
-        x = layers.Conv2D(1, 1, name="disc_patch_logits", dtype=OUT)(x)                # (bs, 4, 4, 1)
+        x = maybe_spectral(layers.Dense(1, name="disc_logit"), config.spectral_norm)(x)          # (bs, 1)
     else:
-        raise ValueError(f"unknown discriminator_head {config.discriminator_head!r}: use pool or patch")
-    return keras.Model(inputs, x, name="discriminator")
+        x = maybe_spectral(layers.Conv2D(1, 1, name="disc_patch_logits"), config.spectral_norm)(x)  # (bs, 8, 8, 1)
+    x = layers.Activation("linear", name="disc_out", dtype=OUT)(x)
+    return keras.Model(inputs, x, name=f"discriminator_{domain}")
 
 
 def build_domain_classifier(config):
-    """Which domain did this embedding come from? One logit: > 0 means manga."""
-    x = inputs = keras.Input((config.embedding_dim,), name="embedding")
-    x = layers.Dense(config.domain_classifier_units, name="domain_hidden")(x)
-    x = layers.LeakyReLU(0.2, name="domain_hidden_act")(x)
-    x = layers.Dense(1, name="domain_logit", dtype=OUT)(x)
+    """Which domain did this embedding come from? Logits > 0 mean manga: one per face (vector), or one per
+    position of a map, so that every region's code is aligned on its own."""
+    x = inputs = keras.Input(embedding_shape(config), name="embedding")
+    if config.embedding == "map":
+        x = layers.Conv2D(config.domain_classifier_units, 1, name="domain_hidden")(x)
+        x = layers.LeakyReLU(0.2, name="domain_hidden_act")(x)
+        x = layers.Conv2D(1, 1, name="domain_logit", dtype=OUT)(x)                            # (bs, 8, 8, 1)
+    else:
+        x = layers.Dense(config.domain_classifier_units, name="domain_hidden")(x)
+        x = layers.LeakyReLU(0.2, name="domain_hidden_act")(x)
+        x = layers.Dense(1, name="domain_logit", dtype=OUT)(x)                                # (bs, 1)
     return keras.Model(inputs, x, name="domain_classifier")
+
+
+def gan_domains(config):
+    """The domains whose translations a discriminator judges."""
+    return DOMAINS if config.discriminators == "both" else ("manga",)
 
 
 def build_xgan(config):
     """Both autoencoders in one model, so that saving keeps the shared parts shared."""
-    factor = 2 ** (len(config.decoder_shared_filters) + len(config.decoder_private_filters))
-    smallest_map = config.image_size // 2 ** (len(config.encoder_private_filters) + len(config.encoder_shared_filters))
-    if config.image_size % factor or smallest_map < 1:
-        raise ValueError(f"image_size {config.image_size} must be a multiple of {factor} for these filters")
+    problem = check_topology(config)
+    if problem:
+        raise ValueError(problem)
     shared_encoder, shared_decoder = build_shared_encoder(config), build_shared_decoder(config)
     inputs, outputs = [], []
     for domain in DOMAINS:
@@ -133,7 +180,7 @@ def build_xgan(config):
 class XGAN:
     """The trained parts under the names the losses use; `xgan` holds all autoencoder weights."""
     xgan: keras.Model
-    discriminator: keras.Model
+    discriminators: dict      # {domain: discriminator}, for the domains of gan_domains(config)
     domain_classifier: keras.Model
     config: Config
 
@@ -151,25 +198,34 @@ class XGAN:
     def translator(self, source, target):
         return keras.Sequential([self.encoder(source), self.decoder(target)], name=f"{source}2{target}")
 
+    def parts(self):
+        """{file stem: network} of every trained network."""
+        return {"xgan": self.xgan, "domain_classifier": self.domain_classifier,
+                **{f"discriminator_{d}": network for d, network in self.discriminators.items()}}
+
     def save(self, model_dir):
         tf.io.gfile.makedirs(model_dir)
-        self.xgan.save(os.path.join(model_dir, XGAN_FILE))
-        self.discriminator.save(os.path.join(model_dir, DISCRIMINATOR_FILE))
-        self.domain_classifier.save(os.path.join(model_dir, DOMAIN_CLASSIFIER_FILE))
+        for stem, network in self.parts().items():
+            network.save(os.path.join(model_dir, stem + ".keras"))
         self.config.save(config_path(model_dir))
 
 
 def build(config):
     keras.utils.set_random_seed(config.seed)
-    return XGAN(build_xgan(config), build_discriminator(config), build_domain_classifier(config), config)
+    return XGAN(build_xgan(config), {d: build_discriminator(config, d) for d in gan_domains(config)},
+                build_domain_classifier(config), config)
 
 
 def rebuild(model):
     """The same networks and weights, built anew under the current dtype policy (mixed precision or not)."""
     fresh = build(model.config)
-    for part in ("xgan", "discriminator", "domain_classifier"):
-        getattr(fresh, part).set_weights(getattr(model, part).get_weights())
+    for stem, network in fresh.parts().items():
+        network.set_weights(model.parts()[stem].get_weights())
     return fresh
+
+
+def part_files(config):
+    return ["xgan.keras", "domain_classifier.keras"] + [f"discriminator_{d}.keras" for d in gan_domains(config)]
 
 
 class ModelNotFoundError(FileNotFoundError):
@@ -181,18 +237,26 @@ def saved_config(model_dir, how_to_make):
 
     `how_to_make` names the command that makes the models if they are missing.
     """
-    paths = [os.path.join(model_dir, name) for name in (XGAN_FILE, DISCRIMINATOR_FILE, DOMAIN_CLASSIFIER_FILE)]
-    missing = [p for p in paths + [config_path(model_dir)] if not tf.io.gfile.exists(p)]
-    if missing:
-        raise ModelNotFoundError(f"No saved model in {model_dir}/ (missing {', '.join(missing)}). "
+    def missing(paths):
+        return [p for p in paths if not tf.io.gfile.exists(p)]
+
+    def refuse(absent):
+        raise ModelNotFoundError(f"No saved model in {model_dir}/ (missing {', '.join(absent)}). "
                                  f"Run `{how_to_make}` first.")
-    return Config.load(config_path(model_dir))
+
+    if missing([config_path(model_dir)]):
+        refuse(missing([config_path(model_dir), os.path.join(model_dir, "xgan.keras")]))
+    config = Config.load(config_path(model_dir))
+    absent = missing([os.path.join(model_dir, name) for name in part_files(config)])
+    if absent:
+        refuse(absent)
+    return config
 
 
 def load(model_dir, how_to_make):
     """The models saved in `model_dir` (see saved_config)."""
     config = saved_config(model_dir, how_to_make)
-    xgan, discriminator, domain_classifier = (
-        keras.models.load_model(os.path.join(model_dir, name), safe_mode=True)
-        for name in (XGAN_FILE, DISCRIMINATOR_FILE, DOMAIN_CLASSIFIER_FILE))
-    return XGAN(xgan, discriminator, domain_classifier, config)
+    networks = {os.path.splitext(name)[0]: keras.models.load_model(os.path.join(model_dir, name), safe_mode=True)
+                for name in part_files(config)}
+    discriminators = {d: networks[f"discriminator_{d}"] for d in gan_domains(config)}
+    return XGAN(networks["xgan"], discriminators, networks["domain_classifier"], config)

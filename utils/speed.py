@@ -9,9 +9,10 @@ from utils.networks import DOMAINS
 
 # Images per domain-batch that pass through each network in one train step (see training.replica_step):
 # each encoder sees its domain's faces and the translations into its domain; each decoder decodes both
-# domains' embeddings; the discriminator judges real manga and real->manga translations.
+# domains' embeddings; each discriminator judges real faces of its domain and translations into it.
 CALLS_PER_STEP = {**{f"private_encoder_{d}": 2 for d in DOMAINS}, "shared_encoder": 4, "shared_decoder": 4,
-                  **{f"private_decoder_{d}": 2 for d in DOMAINS}, "discriminator": 2, "domain_classifier": 2}
+                  **{f"private_decoder_{d}": 2 for d in DOMAINS}, **{f"discriminator_{d}": 2 for d in DOMAINS},
+                  "domain_classifier": 2}
 
 
 def seconds_per_step(step, next_inputs, steps, warmup=2):
@@ -36,13 +37,14 @@ def seconds_per_batch(batches, count):
 
 def layer_flops(layer):
     """Multiply-adds x 2 of one forward pass of a conv, transposed conv or dense layer, per image (else 0)."""
-    if isinstance(layer, (layers.Conv2D, layers.Conv2DTranspose)):
-        kh, kw = layer.kernel_size
+    inner = layer.layer if isinstance(layer, layers.Wrapper) else layer  # spectral normalization wraps a layer
+    if isinstance(inner, (layers.Conv2D, layers.Conv2DTranspose)):
+        kh, kw = inner.kernel_size
         # a conv does its k*k*cin*cout work at each output pixel, a transposed conv at each input pixel
-        at = layer.output.shape if isinstance(layer, layers.Conv2D) else layer.input.shape
-        return 2 * at[1] * at[2] * kh * kw * layer.input.shape[-1] * layer.filters
-    if isinstance(layer, layers.Dense):
-        return 2 * layer.input.shape[-1] * layer.units
+        at = layer.output.shape if isinstance(inner, layers.Conv2D) else layer.input.shape
+        return 2 * at[1] * at[2] * kh * kw * layer.input.shape[-1] * inner.filters
+    if isinstance(inner, layers.Dense):
+        return 2 * layer.input.shape[-1] * inner.units
     return 0
 
 
@@ -56,8 +58,9 @@ def train_step_flops(model, batch_size):
     gradients with respect to the inputs and to the weights). Elementwise work (normalization,
     activations, losses, Adam) is left out, so the count is a slight underestimate."""
     networks = {layer.name: layer for layer in model.xgan.layers if hasattr(layer, "layers")}
-    networks.update(discriminator=model.discriminator, domain_classifier=model.domain_classifier)
-    forward = sum(calls * batch_size * network_flops(networks[name]) for name, calls in CALLS_PER_STEP.items())
+    networks.update((name, network) for name, network in model.parts().items() if name != "xgan")
+    forward = sum(calls * batch_size * network_flops(networks[name])
+                  for name, calls in CALLS_PER_STEP.items() if name in networks)
     return 3 * forward
 
 

@@ -9,15 +9,20 @@ import time
 import keras
 import tensorflow as tf
 
-from utils import checkpoints, data, distribute, images, losses, networks
+from utils import checkpoints, data, distribute, evaluation, images, losses, networks
+from utils.augment import augment
+from utils.ema import MovingAverage
 from utils.networks import DOMAINS
 
 LOSS_NAMES = ("L_rec", "L_dann", "L_sem", "L_gan", "L_gen", "L_disc", "disc_acc")  # L_gen: the weighted sum
 SHOWN = ("L_rec", "L_dann", "L_sem", "L_gan", "disc_acc")  # on the progress bar
+OTHER = {"real": "manga", "manga": "real"}
+QUALITY_TRAIN_FACES = 1000  # per domain, for the classifier of the per-epoch quality measure
 
 
-def make_train_step(model, gen_optimizer, disc_optimizer, config, strategy=None):
-    """A compiled step that updates the XGAN (and domain classifier) and the discriminator in parallel.
+def make_train_step(model, gen_optimizer, disc_optimizer, average, config, strategy=None):
+    """A compiled step that updates the XGAN (and domain classifier) and the discriminators in parallel, then
+    the moving average of the autoencoders' weights (`average`, an ema.MovingAverage).
 
     It runs on every replica of `strategy` (by default the current one: one device unless inside a
     tf.distribute scope), each on its share of the global batch; the returned terms are global means.
@@ -25,39 +30,40 @@ def make_train_step(model, gen_optimizer, disc_optimizer, config, strategy=None)
     strategy = strategy or tf.distribute.get_strategy()
     encoder = {d: model.encoder(d) for d in DOMAINS}
     decoder = {d: model.decoder(d) for d in DOMAINS}
+    judged = networks.gan_domains(config)
     gen_vars = model.xgan.trainable_variables + model.domain_classifier.trainable_variables
-    disc_vars = model.discriminator.trainable_variables
+    disc_vars = [v for d in judged for v in model.discriminators[d].trainable_variables]
     with strategy.scope():  # the optimizers' slots next to the weights they update
         gen_optimizer.build(gen_vars)
         disc_optimizer.build(disc_vars)
 
-    def replica_step(x_real, x_manga, ramp):
+    def replica_step(x_real, x_manga, step, ramp):
         # 1. encode both domains into the shared embedding;
         # 2. decode each embedding with both decoders: reconstructions and translations (one call per
         #    decoder, so batch normalization sees the same mix as at test time);
         # 3. re-encode the translations with the other domain's encoder (L_sem);
         # 4. classify the domain of each embedding through the gradient reversal (L_dann);
-        # 5. the discriminator judges real manga and real->manga translations (L_gan, L_disc).
+        # 5. each discriminator judges real faces of its domain and translations into it, both augmented
+        #    alike (L_gan, L_disc).
+        x, seed = {"real": x_real, "manga": x_manga}, tf.stack([tf.constant(config.seed, tf.int64), step])
         with tf.GradientTape() as gen_tape, tf.GradientTape() as disc_tape:
-            emb_real = encoder["real"](x_real, training=True)
-            emb_manga = encoder["manga"](x_manga, training=True)
-            rec_real, fake_real = tf.split(decoder["real"](tf.concat([emb_real, emb_manga], 0), training=True), 2)
-            rec_manga, fake_manga = tf.split(decoder["manga"](tf.concat([emb_manga, emb_real], 0), training=True), 2)
-            emb_real_again = encoder["manga"](fake_manga, training=True)
-            emb_manga_again = encoder["real"](fake_real, training=True)
-            logits_manga = model.discriminator(x_manga, training=True)
-            logits_fake_manga = model.discriminator(fake_manga, training=True)
+            emb = {d: encoder[d](x[d], training=True) for d in DOMAINS}
+            rec, fake = {}, {}  # fake[d]: the other domain's faces translated into domain d
+            for d in DOMAINS:
+                rec[d], fake[d] = tf.split(decoder[d](tf.concat([emb[d], emb[OTHER[d]]], 0), training=True), 2)
+            emb_again = {d: encoder[OTHER[d]](fake[OTHER[d]], training=True) for d in DOMAINS}
+            logits = {d: tf.split(model.discriminators[d](augment(tf.concat([x[d], fake[d]], 0), config.augment,
+                                                                  seed), training=True), 2) for d in judged}
 
             terms = {
-                "L_rec": losses.reconstruction_loss(x_real, rec_real, x_manga, rec_manga),
-                "L_dann": losses.domain_adversarial_loss(model.domain_classifier, emb_real, emb_manga,
-                                                         ramp * config.w_d),
-                "L_sem": losses.semantic_loss(emb_real, emb_real_again, emb_manga, emb_manga_again),
-                "L_gan": losses.generator_gan_loss(logits_fake_manga),
+                "L_rec": losses.reconstruction_loss(x, rec),
+                "L_dann": losses.domain_adversarial_loss(model.domain_classifier, emb, ramp * config.w_d),
+                "L_sem": losses.semantic_loss(emb, emb_again),
+                "L_gan": sum(losses.generator_gan_loss(logits[d][1], config.gan_loss) for d in judged),
             }
             gen_loss = (config.w_rec * terms["L_rec"] + terms["L_dann"]
                         + ramp * (config.w_s * terms["L_sem"] + config.w_g * terms["L_gan"]))
-            disc_loss = losses.discriminator_loss(logits_manga, logits_fake_manga)
+            disc_loss = sum(losses.discriminator_loss(*logits[d], config.gan_loss) for d in judged)
             # Each replica's loss is the mean over its share of the batch and the optimizers sum the
             # replicas' gradients: divided by the replica count, that is the gradient of the global mean.
             # scale_loss multiplies by the loss scale under float16 (apply_gradients divides it out again).
@@ -68,25 +74,36 @@ def make_train_step(model, gen_optimizer, disc_optimizer, config, strategy=None)
         gen_optimizer.apply_gradients(zip(gen_tape.gradient(gen_scaled, gen_vars), gen_vars))
         disc_optimizer.apply_gradients(zip(disc_tape.gradient(disc_scaled, disc_vars), disc_vars))
         terms["L_gen"], terms["L_disc"] = gen_loss, disc_loss
-        terms["disc_acc"] = losses.discriminator_accuracy(logits_manga, logits_fake_manga)
+        terms["disc_acc"] = tf.add_n([losses.discriminator_accuracy(*logits[d], config.gan_loss)
+                                      for d in judged]) / len(judged)
         return terms
 
     @tf.function(jit_compile=config.jit_compile and distribute.one_device(strategy))
-    def train_step(x_real, x_manga, ramp):
-        terms = strategy.run(replica_step, args=(x_real, x_manga, ramp))
+    def train_step(x_real, x_manga, step, ramp):
+        terms = strategy.run(replica_step, args=(x_real, x_manga, step, ramp))
+        average.update(step)
         return {name: strategy.reduce(tf.distribute.ReduceOp.MEAN, value, axis=None) for name, value in terms.items()}
 
     return train_step
 
 
 def make_optimizers(config, strategy=None):
-    """Adam for the generator (with the domain classifier) and for the discriminator, in `strategy`'s scope."""
+    """Adam for the generator (with the domain classifier) and for the discriminators, in `strategy`'s scope."""
     with (strategy or tf.distribute.get_strategy()).scope():
         optimizers = (keras.optimizers.Adam(config.learning_rate, beta_1=config.beta_1),
                       keras.optimizers.Adam(config.disc_learning_rate, beta_1=config.beta_1))
         if keras.mixed_precision.global_policy().name == "mixed_float16":  # float16 gradients underflow unscaled
             optimizers = tuple(keras.optimizers.LossScaleOptimizer(o) for o in optimizers)
         return optimizers
+
+
+def make_training(model, config, strategy=None):
+    """(train_step, (generator optimizer, discriminator optimizer), moving average), in `strategy`'s scope;
+    train_step(x_real, x_manga, step, ramp) with step an int64 and ramp a float32 scalar."""
+    optimizers = make_optimizers(config, strategy)
+    with (strategy or tf.distribute.get_strategy()).scope():
+        average = MovingAverage(model.xgan.weights, config.ema)
+    return make_train_step(model, *optimizers, average, config, strategy), optimizers, average
 
 
 class TrainingStopped(Exception):
@@ -105,17 +122,17 @@ RUN_FILES = ("config.json", "log.csv", "loss_curves.png", "samples", "tensorboar
 def fit(model, config, files=None, log=print, fresh=False, strategy=None):
     """Train `model` on config.data_dir, going on from the run folder's latest checkpoint unless `fresh`.
 
-    The run folder (config.out) gets config.json, checkpoints/, log.csv, loss_curves.png,
-    samples/epoch_NNN.png, tensorboard/ and at the end models/ for translate.py. `files`: what
-    data.run_files returns, if the caller checked the data already. `strategy`: the tf.distribute
-    strategy whose scope `model` was built in (default: the current one); in a cluster only the chief
-    worker logs and writes files. Returns the log rows.
+    The run folder (config.out) gets config.json, checkpoints/, log.csv (loss terms every log_every steps,
+    quality of the test faces at epoch ends), loss_curves.png, samples/epoch_NNN.png, tensorboard/ and at
+    the end models/ for translate.py (the moving-average weights). `files`: what data.run_files returns, if
+    the caller checked the data already. `strategy`: the tf.distribute strategy whose scope `model` was
+    built in (default: the current one); in a cluster only the chief worker logs and writes files.
+    Returns the log rows.
     """
     strategy = strategy or tf.distribute.get_strategy()
     chief = distribute.is_chief(strategy)
     log = log if chief else (lambda line: None)
     files, test_files = files or data.run_files(config, log)
-    samples = {d: data.load_images(test_files[d][:config.sample_count], d, config) for d in DOMAINS}
     run = lambda *parts: os.path.join(config.out, *parts)  # noqa: E731
     if fresh and chief:
         for name in RUN_FILES:
@@ -127,18 +144,20 @@ def fit(model, config, files=None, log=print, fresh=False, strategy=None):
     total_steps = steps * config.epochs if not config.max_steps else min(config.max_steps, steps * config.epochs)
     # The autoencoders learn first: alignment pressure on a still meaningless embedding collapses it.
     warmup_steps = round(config.warmup_epochs * steps)
-    optimizers = make_optimizers(config, strategy)
-    train_step = make_train_step(model, *optimizers, config, strategy)
+    train_step, optimizers, average = make_training(model, config, strategy)
+    start = time.perf_counter()
     batches = iter(strategy.experimental_distribute_dataset(data.training_dataset(files, config)))
+    log(f"{len(files['real'])} real + {len(files['manga'])} manga training faces ready in "
+        f"{time.perf_counter() - start:.0f} s: {steps} steps of {config.batch_size} per epoch, {total_steps} in all")
     write_dir = distribute.write_dir(config.out, strategy)
-    state = checkpoints.TrainingState(model, optimizers, batches, config.out, config, save_dir=write_dir)
+    state = checkpoints.TrainingState(model, optimizers, average, batches, config.out, config, save_dir=write_dir)
     resumed = state.restore_latest()
+    quality = _quality_monitor(config, files, test_files, log) if chief and config.quality_every else None
+    samples = {d: data.load_images(test_files[d][:config.sample_count], d, config) for d in DOMAINS}
 
     if chief:
         tf.io.gfile.makedirs(run("samples"))
         config.save(run("config.json"))
-    log(f"{len(files['real'])} real + {len(files['manga'])} manga training faces: "
-        f"{steps} steps of {config.batch_size} per epoch, {total_steps} steps in all")
     rows = [row for row in _read_rows(run("log.csv")) if row["step"] <= (resumed or 0)]
     if resumed is not None:
         log(f"resuming from the checkpoint of step {resumed} in {run(checkpoints.CHECKPOINT_DIR)}/ "
@@ -156,15 +175,20 @@ def fit(model, config, files=None, log=print, fresh=False, strategy=None):
             epoch_start, epoch_first_step = start, step
             while step < min(epoch * steps, total_steps):
                 ramp = min(1.0, (step + 1) / warmup_steps) if warmup_steps else 1.0
-                terms = {k: float(v) for k, v in train_step(*next(batches), tf.constant(ramp, tf.float32)).items()}
+                x_real, x_manga = next(batches)
+                terms = {k: float(v) for k, v in train_step(x_real, x_manga, tf.constant(step, tf.int64),
+                                                            tf.constant(ramp, tf.float32)).items()}
                 _stop_if_not_finite(terms, step + 1, state)
                 step = int(state.step.assign_add(1))
                 sums, count = {k: sums[k] + terms[k] for k in sums}, count + 1
-                speed = 2 * config.batch_size * (step - epoch_first_step) / (time.perf_counter() - epoch_start)
+                now = time.perf_counter()
+                speed = 2 * config.batch_size * (step - epoch_first_step) / (now - epoch_start)
                 bar.update(step - (epoch - 1) * steps, [(k, terms[k]) for k in SHOWN] + [("images/s", speed)])
                 if chief and (step % config.log_every == 0 or step == min(epoch * steps, total_steps)):
-                    rows.append({"epoch": epoch, "step": step, **{k: v / count for k, v in sums.items()},
-                                 "images_per_s": 2 * config.batch_size * count / (time.perf_counter() - start)})
+                    state.seconds.assign_add(now - start)
+                    rows.append({"epoch": epoch, "step": step, "train_minutes": float(state.seconds) / 60,
+                                 **{k: v / count for k, v in sums.items()},
+                                 "images_per_s": 2 * config.batch_size * count / (now - start)})
                     _write_summaries(rows[-1], optimizers)
                     _write_rows(rows, run("log.csv"))
                     sums, count, start = {name: 0.0 for name in LOSS_NAMES}, 0, time.perf_counter()
@@ -178,23 +202,49 @@ def fit(model, config, files=None, log=print, fresh=False, strategy=None):
                                           f"go on.", 128 + getattr(signal, signals.received))
             _stop_if_not_finite_weights(model, step, state)
             state.save()
-            if not chief:
-                continue
-            grid = images.sample_grid(model, samples["real"], samples["manga"])
-            images.save_png(grid, run("samples", f"epoch_{epoch:03d}.png"))
-            tf.summary.image("samples", (grid[None] + 1) / 2, step=step,
-                             description="rows: real, reconstruction, manga; manga, reconstruction, real")
-            images.save_loss_curves(rows, run("loss_curves.png"))
-            writer.flush()
+            if chief:
+                with average.applied():  # samples and quality of the weights translation will use
+                    measure = quality and (epoch % config.quality_every == 0 or step == total_steps)
+                    _epoch_end_files(model, epoch, step, rows, samples, quality if measure else None, run)
+                writer.flush()
+            start = time.perf_counter()
 
     if keras.mixed_precision.global_policy().name != "float32":  # saved models compute in float32
         keras.mixed_precision.set_global_policy("float32")
         with strategy.scope():
             model = networks.rebuild(model)
-    model.save(os.path.join(write_dir, "models"))
+    with average.applied():
+        model.save(os.path.join(write_dir, "models"))
     distribute.discard(write_dir, strategy)
     log(f"trained models saved in {run('models')}/")
     return rows
+
+
+def _quality_monitor(config, files, test_files, log):
+    """The per-epoch quality measure of the test faces (evaluation.EpochQuality), its classifier trained on up
+    to 1,000 training faces of each domain."""
+    start = time.perf_counter()
+    pick = lambda paths: paths[:: max(1, len(paths) // QUALITY_TRAIN_FACES)][:QUALITY_TRAIN_FACES]  # noqa: E731
+    load = lambda chosen: {d: data.load_images(chosen[d], d, config).numpy() for d in DOMAINS}  # noqa: E731
+    monitor = evaluation.EpochQuality(load(test_files), load({d: pick(files[d]) for d in DOMAINS}),
+                                      config.quality_features, config.seed, log)
+    log(f"quality measure ready in {time.perf_counter() - start:.0f} s")
+    return monitor
+
+
+def _epoch_end_files(model, epoch, step, rows, samples, quality, run):
+    """The sample grid and loss curves; with `quality`, the quality of the test faces in the epoch's last row."""
+    grid = images.sample_grid(model, samples["real"], samples["manga"])
+    images.save_png(grid, run("samples", f"epoch_{epoch:03d}.png"))
+    tf.summary.image("samples", (grid[None] + 1) / 2, step=step,
+                     description="rows: real, reconstruction, manga; manga, reconstruction, real")
+    if quality:
+        rows[-1].update(quality.measure(model))
+        for name in evaluation.QUALITY_NAMES:
+            tf.summary.scalar(f"quality/{name}", rows[-1][name], step=step)
+        _write_rows(rows, run("log.csv"))
+        print("quality: " + ", ".join(f"{k} {rows[-1][k]:.3f}" for k in evaluation.QUALITY_NAMES), flush=True)
+    images.save_loss_curves(rows, run("loss_curves.png"))
 
 
 def _stop_if_not_finite(terms, step, state):
@@ -208,7 +258,7 @@ def _stop_if_not_finite(terms, step, state):
 
 def _stop_if_not_finite_weights(model, step, state):
     """A finite loss can still give a NaN update: check the weights before they go into a checkpoint."""
-    weights = model.xgan.weights + model.discriminator.weights + model.domain_classifier.weights
+    weights = [w for network in model.parts().values() for w in network.weights]
     if not all(bool(tf.reduce_all(tf.math.is_finite(w))) for w in weights if tf.as_dtype(w.dtype).is_floating):
         _stop_if_not_finite({"a weight": math.nan}, step, state)
 
@@ -225,7 +275,8 @@ def _write_rows(rows, path):
     # Written whole each time (a Cloud Storage object cannot be appended to), then renamed into place
     # so that a kill never leaves half a file.
     with tf.io.gfile.GFile(path + ".tmp", "w") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        names = list(dict.fromkeys(name for row in rows for name in row))  # quality columns: epoch ends only
+        writer = csv.DictWriter(f, fieldnames=names)
         writer.writeheader()
         writer.writerows(rows)
     tf.io.gfile.rename(path + ".tmp", path, overwrite=True)
@@ -235,5 +286,5 @@ def _read_rows(path):
     if not tf.io.gfile.exists(path):
         return []
     with tf.io.gfile.GFile(path) as f:
-        return [{k: int(v) if k in ("epoch", "step") else float(v) for k, v in row.items()}
+        return [{k: int(v) if k in ("epoch", "step") else float(v) for k, v in row.items() if v != ""}
                 for row in csv.DictReader(f)]
