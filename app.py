@@ -8,6 +8,7 @@ import argparse
 import sys
 
 import utils  # noqa: F401  (quiets TensorFlow's start-up log)
+from utils.config import checked
 from utils.faces import FaceCropper
 from utils.networks import ModelNotFoundError, load
 from utils.webapp import create_app
@@ -18,7 +19,8 @@ def main(argv=None):
     parser.add_argument("--models", default="runs/xgan/models",
                         help="trained models, as train.py saved them (default: runs/xgan/models)")
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1, this computer)")
-    parser.add_argument("--port", type=int, default=7860, help="port (default: 7860)")
+    parser.add_argument("--port", type=checked(int, "a port number from 1 to 65535", lambda v: 0 < v < 65536),
+                        default=7860, help="port (default: 7860)")
     args = parser.parse_args(argv)
     try:
         model = load(args.models, how_to_make="python train.py")

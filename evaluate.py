@@ -16,6 +16,7 @@ import numpy as np
 
 import utils  # noqa: F401  (quiets TensorFlow's start-up log)
 from utils import data, metrics
+from utils.config import checked
 from utils.evaluation import evaluate, markdown_table, write_report
 from utils.networks import ModelNotFoundError, load
 
@@ -29,12 +30,13 @@ def main(argv=None):
     parser.add_argument("--manga", help="held-out manga faces to translate (default: DATA_DIR/test2)")
     parser.add_argument("--train-real", help="real faces that train the domain classifier (default: DATA_DIR/train1)")
     parser.add_argument("--train-manga", help="manga faces, likewise (default: DATA_DIR/train2)")
-    parser.add_argument("--train-count", type=int, default=1000,
+    parser.add_argument("--train-count", type=checked(int, "a whole number of at least 2", lambda v: v >= 2),
+                        default=1000,
                         help="training faces drawn per domain for the classifier (default: 1000)")
     parser.add_argument("--features", choices=["auto", *metrics.FEATURES, "none"], default="auto",
                         help="network for KID and FID: auto tries fid-inception, then keras-inception (default: auto)")
     parser.add_argument("--output", default="results", help="folder for metrics.json and index.html (default: results)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the classifier, subsets and samples (default: 0)")
+    parser.add_argument("--seed", type=checked(int, "0 or more", lambda v: v >= 0), default=0, help="seed of the classifier, subsets and samples (default: 0)")
     args = parser.parse_args(argv)
     log = lambda line: print(line, flush=True)  # noqa: E731
     folders = {"real": args.real or os.path.join(args.data_dir, data.TEST_FOLDERS["real"]),
@@ -49,8 +51,8 @@ def main(argv=None):
                        data.domain_files("", train_folders, min_count=2, log=log).items()}
     except (ModelNotFoundError, data.DataError) as error:
         sys.exit(f"error: {error}")
-    test = {d: data.load_images(paths, d, model.config).numpy() for d, paths in test_files.items()}
-    train = {d: data.load_images(paths, d, model.config).numpy() for d, paths in train_files.items()}
+    test = {d: data.load_images(paths, d, model.config) for d, paths in test_files.items()}
+    train = {d: data.load_images(paths, d, model.config) for d, paths in train_files.items()}
     extractor, unavailable = metrics.feature_extractor(args.features)
     for reason in unavailable:
         log(f"no KID/FID features from {reason}")

@@ -16,7 +16,8 @@ import sys
 import utils  # noqa: F401  (quiets TensorFlow's start-up log)
 from utils.data import DataError
 from utils.faces import FaceCropper
-from utils.prepare import prepare
+from utils.config import checked
+from utils.prepare import SplitError, prepare
 from utils.reading import describe_bad
 
 
@@ -25,14 +26,19 @@ def main(argv=None):
     parser.add_argument("--real", metavar="SOURCE", help="real faces: fills train1/ and test1/")
     parser.add_argument("--manga", metavar="SOURCE", help="manga faces: fills train2/ and test2/")
     parser.add_argument("--out", default=".", help="folder to create train1/ train2/ test1/ test2/ in (default: .)")
-    parser.add_argument("--test-ratio", type=float, default=0.05, help="share held out for testing (default: 0.05)")
-    parser.add_argument("--test-count", type=int, help="number held out for testing (instead of --test-ratio)")
+    parser.add_argument("--test-ratio", type=checked(float, "a number between 0 and 1", lambda v: 0 < v < 1),
+                        default=0.05, help="share held out for testing (default: 0.05)")
+    parser.add_argument("--test-count", type=checked(int, "a positive whole number", lambda v: v > 0),
+                        help="number held out for testing (instead of --test-ratio)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the train/test split (default: 0)")
-    parser.add_argument("--limit", type=int, help="use at most this many unique images per domain")
+    parser.add_argument("--limit", type=checked(int, "a whole number of at least 2", lambda v: v >= 2),
+                        help="use at most this many unique images per domain")
     parser.add_argument("--face-crop", action="store_true",
                         help="real photos: find each face, align it to the framing of CelebA's crops, keep only faces")
-    parser.add_argument("--max-side", type=int, default=256, help="shrink larger images to this side (default: 256)")
-    parser.add_argument("--replace", action="store_true", help="empty the domain's folders first if they hold files")
+    parser.add_argument("--max-side", type=checked(int, "a whole number of at least 16", lambda v: v >= 16),
+                        default=256, help="shrink larger images to this side (default: 256)")
+    parser.add_argument("--replace", action="store_true",
+                        help="replace the domain's folders if they hold files (once the new images are all written)")
     parser.add_argument("--tfds-dir", help="where tensorflow-datasets keeps its downloads (default: its own)")
     args = parser.parse_args(argv)
     if not (args.real or args.manga):
@@ -50,6 +56,8 @@ def main(argv=None):
                   f"named as images, ignored: {report.not_images}; no test image is in the training folder)")
             if report.unreadable:
                 print(describe_bad(report.unreadable), file=sys.stderr)
+    except SplitError as error:
+        parser.error(str(error))
     except DataError as error:
         sys.exit(f"error: {error}")
 

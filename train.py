@@ -6,17 +6,19 @@
     python train.py --strategy mirrored --mixed-precision   # every GPU of this machine, float16
     tensorboard --logdir runs/xgan                   # watch it
 
-Rerunning a command goes on from the run folder's latest checkpoint; --fresh starts over.
-Ctrl-C or SIGTERM (a preempted VM) saves a checkpoint and stops. Writes to the run folder:
-config.json, checkpoints/, log.csv, loss_curves.png, samples/epoch_NNN.png, tensorboard/,
+Rerunning a command goes on from the run folder's latest checkpoint with the run's own settings (only
+--epochs, --max-steps, the logging, checkpoint and quality intervals and how it runs may change); --fresh
+starts over. Ctrl-C or SIGTERM (a preempted VM) saves a checkpoint and stops. Writes to the run folder:
+config.json, starts.json, checkpoints/, log.csv, loss_curves.png, samples/epoch_NNN.png, tensorboard/,
 and at the end models/ for translate.py. Paths may be gs:// URLs.
 """
 import argparse
 import sys
 
 import utils  # noqa: F401  (quiets TensorFlow's start-up log)
+from utils import runs
 from utils.checkpoints import CheckpointMismatch
-from utils.config import add_config_flags, apply_flags
+from utils.config import add_config_flags, given_flags
 from utils.data import DataError, run_files
 from utils.distribute import StrategyError, make_strategy, set_mixed_precision
 from utils.networks import ModelNotFoundError, load, rebuild, saved_config
@@ -32,7 +34,11 @@ def main(argv=None):
     args = parser.parse_args(argv)
     try:
         how_to_make = f"python model.py --out {args.models}"
-        config = apply_flags(saved_config(args.models, how_to_make), args, "train")
+        models_config, given = saved_config(args.models, how_to_make), given_flags(args, "train")
+        runs.check_out(given.get("out", models_config.out), args.models)
+        config = runs.settings(models_config, given, args.fresh)
+        if args.fresh:
+            runs.check_may_empty(config.out)
         strategy = make_strategy(config.strategy)  # first: a multi-worker strategy must precede other TF work
         set_mixed_precision(config.mixed_precision)
         print(config.describe(), flush=True)
@@ -44,7 +50,7 @@ def main(argv=None):
                 model = rebuild(model)  # the saved float32 layers anew under the mixed policy
         model.config = config
         fit(model, config, files, log=log, fresh=args.fresh, strategy=strategy)
-    except (ModelNotFoundError, DataError, CheckpointMismatch, StrategyError) as error:
+    except (ModelNotFoundError, DataError, CheckpointMismatch, StrategyError, runs.RunError) as error:
         sys.exit(f"error: {error}")
     except TrainingStopped as stop:
         print(f"stopped: {stop}", file=sys.stderr)

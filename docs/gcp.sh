@@ -4,6 +4,7 @@
 #
 #   BUCKET=my-bucket bash docs/gcp.sh create      # bucket, data upload, VM
 #   BUCKET=my-bucket bash docs/gcp.sh train       # install and train on the VM (run again after a preemption)
+#   BUCKET=my-bucket bash docs/gcp.sh wait        # until the run has saved its trained models
 #   BUCKET=my-bucket bash docs/gcp.sh fetch       # trained models and results back to this computer
 #   BUCKET=my-bucket WORKERS=2 bash docs/gcp.sh multiworker   # several VMs, one MultiWorkerMirroredStrategy
 #   BUCKET=my-bucket bash docs/gcp.sh delete
@@ -21,7 +22,10 @@ WORKERS=${WORKERS:-2}
 IMAGE_FAMILY=${IMAGE_FAMILY:-common-cu124-debian-11-py310}
 REPO=${REPO:-https://github.com/YOUR_NAME/xgan.git}
 RUN="gs://$BUCKET/runs/xgan"
-TRAIN="python train.py --models gs://$BUCKET/models --data-dir gs://$BUCKET/data --out $RUN"
+MULTI_RUN="gs://$BUCKET/runs/xgan-multiworker"
+TRAIN="python train.py --models gs://$BUCKET/models --data-dir gs://$BUCKET/data"
+POLL_SECONDS=${POLL_SECONDS:-60}
+WAIT_HOURS=${WAIT_HOURS:-6}
 
 run() {
     if [ "${DRY_RUN:-0}" = 1 ]; then printf '+ %s\n' "$*"; else "$@"; fi
@@ -56,8 +60,20 @@ train() {
     # The same command starts a run and resumes it: the checkpoints are in the bucket. After a
     # preemption: gcloud compute instances start $VM --zone $ZONE, then this again.
     run gcloud compute instances start "$VM" --zone "$ZONE"
-    on_vm "$VM" "cd xgan && nohup $TRAIN --strategy mirrored > train.log 2>&1 &"
+    on_vm "$VM" "cd xgan && nohup $TRAIN --out $RUN --strategy mirrored > train.log 2>&1 &"
     echo "watch: gcloud compute ssh $VM --zone $ZONE --command 'tail -f xgan/train.log'; tensorboard --logdir $RUN"
+}
+
+wait_for() {  # wait_for RUN_FOLDER: until train.py has saved its trained models there (its last step)
+    local done_file="$1/models/config.json" waited=0  # written last by train.py
+    if [ "${DRY_RUN:-0}" = 1 ]; then printf '+ wait until %s exists\n' "$done_file"; return; fi
+    until gcloud storage ls "$done_file" >/dev/null 2>&1; do
+        if [ $((waited += POLL_SECONDS)) -gt $((WAIT_HOURS * 3600)) ]; then
+            echo "gave up waiting for $done_file after $WAIT_HOURS hours (WAIT_HOURS); the VMs are left running" >&2
+            exit 1
+        fi
+        sleep "$POLL_SECONDS"
+    done
 }
 
 multiworker() {
@@ -71,7 +87,7 @@ multiworker() {
         setup_vm "$VM-$i"
     done
     for ((i = 0; i < WORKERS; i++)); do
-        on_vm "$VM-$i" "cd xgan && TF_CONFIG='{\"cluster\": $cluster, \"task\": {\"type\": \"worker\", \"index\": $i}}' nohup $TRAIN --strategy multiworker > train.log 2>&1 &"
+        on_vm "$VM-$i" "cd xgan && TF_CONFIG='{\"cluster\": $cluster, \"task\": {\"type\": \"worker\", \"index\": $i}}' nohup $TRAIN --out $MULTI_RUN --strategy multiworker > train.log 2>&1 &"
     done
 }
 
@@ -88,9 +104,11 @@ delete() {  # the single VM and the multi-worker ones, whichever exist
     done
 }
 
-all() { create; train; fetch; multiworker; delete; }
+# Each step waits for what it needs: fetch for the trained models, delete for the multi-worker run's.
+all() { create; train; wait_for "$RUN"; fetch; multiworker; wait_for "$MULTI_RUN"; delete; }
 
 case "${1:-}" in
     create | train | multiworker | fetch | delete | all) "$1" ;;
-    *) echo "usage: BUCKET=name bash docs/gcp.sh create|train|multiworker|fetch|delete (DRY_RUN=1 to print only)"; exit 2 ;;
+    wait) wait_for "$RUN" ;;
+    *) echo "usage: BUCKET=name bash docs/gcp.sh create|train|wait|fetch|multiworker|delete|all (DRY_RUN=1 to print only)"; exit 2 ;;
 esac

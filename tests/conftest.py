@@ -8,7 +8,7 @@ from PIL import Image
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from utils.config import Config  # noqa: E402
+from utils.config import PRESETS, Config  # noqa: E402
 
 # A tiny XGAN: 32x32 images, few filters, so that every test runs in seconds on a CPU.
 TINY_MODEL = dict(image_size=32, encoder_private_filters=(8, 16), encoder_shared_filters=(16,), embedding_dim=8,
@@ -22,6 +22,11 @@ TINY_REPORT = dict(image_size=32, encoder_private_filters=(8, 16), encoder_share
 TINY_MODEL_FLAGS = [part for name, value in TINY_MODEL.items()
                     for part in ("--" + name.replace("_", "-"),
                                  ",".join(map(str, value)) if isinstance(value, tuple) else str(value))]
+
+
+def tiny_preset(config, preset):
+    """`config` with a preset's settings, at the tiny sizes."""
+    return dataclasses.replace(config, **{**PRESETS[preset], **(TINY_REPORT if preset == "report" else TINY_MODEL)})
 
 
 @pytest.fixture

@@ -31,21 +31,25 @@ else:
 from conftest import TINY_MODEL  # noqa: E402  (this script's folder is tests/)
 from utils.config import Config  # noqa: E402
 from utils.networks import build  # noqa: E402
-from utils.training import make_optimizers, make_train_step  # noqa: E402
+from utils.training import make_training  # noqa: E402
 
-config = dataclasses.replace(Config(), **TINY_MODEL, batch_size=8)
+config = dataclasses.replace(Config(), **TINY_MODEL, batch_size=8, augment="none")  # one random draw per replica
 rng = np.random.default_rng(0)
 batch = tuple(tf.constant(rng.uniform(-1, 1, (8, 32, 32, 3)), tf.float32) for _ in range(2))
 
 
+def variables(model):
+    return [w for network in model.parts().values() for w in network.weights]
+
+
 def weights(model):
-    return [np.array(w) for w in model.xgan.weights + model.discriminator.weights + model.domain_classifier.weights]
+    return [np.array(w) for w in variables(model)]
 
 
 def one_step(model, strategy):
-    step = make_train_step(model, *make_optimizers(config, strategy), config, strategy)
+    step = make_training(model, config, strategy)[0]
     inputs = next(iter(strategy.experimental_distribute_dataset(tf.data.Dataset.from_tensors(batch))))
-    return {k: float(v) for k, v in step(*inputs, tf.constant(1.0)).items()}
+    return {k: float(v) for k, v in step(*inputs, tf.constant(0, tf.int64), tf.constant(1.0)).items()}
 
 
 with strategy.scope():
@@ -55,8 +59,7 @@ terms = one_step(distributed, strategy)
 result = {"replicas": strategy.num_replicas_in_sync, "terms": terms}
 if KIND == "mirrored":
     single = build(config)
-    for w, value in zip(single.xgan.weights + single.discriminator.weights + single.domain_classifier.weights,
-                        initial):
+    for w, value in zip(variables(single), initial):
         w.assign(value)
     single_terms = one_step(single, tf.distribute.get_strategy())
     result["max_weight_difference"] = max(float(np.abs(a - b).max()) for a, b in zip(weights(distributed),

@@ -22,7 +22,7 @@ QUIET = lambda line: None  # noqa: E731
 
 
 def _weights(model):
-    return [w.numpy() for w in model.xgan.weights + model.discriminator.weights + model.domain_classifier.weights]
+    return [w.numpy() for network in model.parts().values() for w in network.weights]
 
 
 def _checkpoint_steps(run_dir):

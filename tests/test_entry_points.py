@@ -1,4 +1,6 @@
+import json
 import os
+import pathlib
 
 import pytest
 from PIL import Image
@@ -40,7 +42,7 @@ def test_train_checks_the_data_before_building_any_model(tmp_path, monkeypatch):
 def test_model_train_translate_end_to_end(tiny_data, tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tiny_data)          # translate.py's defaults read test1/ test2/ and write results/
     model_py.main(["--out", "models"] + TINY_MODEL_FLAGS)
-    train_py.main(["--max-steps", "2", "--batch-size", "4"])
+    train_py.main(["--max-steps", "2", "--batch-size", "4", "--quality-features", "classifier"])
     assert os.path.isfile("runs/xgan/models/xgan.keras")        # where translate.py looks by default
 
     translate_py.main([])
@@ -72,3 +74,84 @@ def test_model_train_translate_end_to_end(tiny_data, tmp_path, monkeypatch, caps
     assert sorted(os.listdir(tmp_path / "faces")) == ["grid.png", "photo_face1.png"]
     skipped = capsys.readouterr().err
     assert "000.jpg: no face found" in skipped and "broken.png" in skipped
+
+
+@pytest.mark.parametrize("entry_point, flags, message", [
+    (train_py, ["--batch-size", "0"], "--batch-size: '0' is not allowed: use a positive whole number"),
+    (train_py, ["--log-every", "-5"], "--log-every: '-5' is not allowed"),
+    (train_py, ["--checkpoint-every", "0"], "--checkpoint-every: '0' is not allowed"),
+    (train_py, ["--warmup-epochs", "-1"], "--warmup-epochs: '-1' is not allowed: use 0 or more"),
+    (train_py, ["--real-crop", "1.5"], "--real-crop: '1.5' is not allowed: use a number in (0, 1]"),
+    (train_py, ["--gan-loss", "wgan"], "--gan-loss: 'wgan' is not allowed: use bce or lsgan or hinge"),
+    (train_py, ["--augment", "color,blur"], "--augment: 'color,blur' is not allowed"),
+    (model_py, ["--norm", "layer"], "--norm: 'layer' is not allowed: use batch or instance or none"),
+    (model_py, ["--discriminator-head", "dense"], "--discriminator-head: 'dense' is not allowed"),
+    (model_py, ["--encoder-pool", "max"], "--encoder-pool: 'max' is not allowed"),
+    (model_py, ["--image-size", "60"], "--image-size 60: must be a multiple of 8"),
+    (model_py, ["--encoder-private-filters", "32,x"], "--encoder-private-filters: expected whole numbers separated by commas"),
+    (evaluate_py, ["--train-count", "1"], "--train-count: '1' is not allowed"),
+])
+def test_bad_flags_get_one_line_naming_the_flag_and_exit_code_2(entry_point, flags, message, capsys, tmp_path):
+    with pytest.raises(SystemExit) as exit_info:
+        entry_point.main(flags + (["--out", str(tmp_path / "m")] if entry_point is model_py else []))
+    assert exit_info.value.code == 2
+    error = capsys.readouterr().err
+    assert message in error and "Traceback" not in error
+
+
+@pytest.fixture
+def trained_run(tiny_data, monkeypatch):
+    monkeypatch.chdir(tiny_data)
+    model_py.main(["--out", "models"] + TINY_MODEL_FLAGS)
+    train_py.main(["--max-steps", "2", "--batch-size", "4", "--quality-every", "0", "--jit-compile", "false"])
+    return os.path.join(tiny_data, "runs", "xgan")
+
+
+def test_resuming_keeps_the_runs_own_settings_and_records_every_start(trained_run, capsys):
+    # Going on with another batch size would silently change the run: refused, nothing touched.
+    with pytest.raises(SystemExit, match="--batch-size 8: the run in runs/xgan/ was started with --batch-size 4"):
+        train_py.main(["--max-steps", "4", "--batch-size", "8"])
+    with pytest.raises(SystemExit, match="--learning-rate 0.001: .* Pass --fresh"):
+        train_py.main(["--max-steps", "4", "--learning-rate", "1e-3"])
+    # Without the flag the run goes on at its own batch size; the interval flags may change.
+    train_py.main(["--max-steps", "4", "--log-every", "1"])
+    assert "resuming from the checkpoint of step 2" in capsys.readouterr().out
+    settings = json.load(open(os.path.join(trained_run, "config.json")))
+    assert settings["batch_size"] == 4 and settings["max_steps"] == 4 and settings["log_every"] == 1
+    starts = json.load(open(os.path.join(trained_run, "starts.json")))
+    assert [(s["from_step"], s["settings"]["max_steps"]) for s in starts] == [(0, 2), (2, 4)]
+    # --fresh starts over with the new value
+    train_py.main(["--max-steps", "1", "--batch-size", "8", "--fresh", "--quality-every", "0"])
+    starts = json.load(open(os.path.join(trained_run, "starts.json")))
+    assert [(s["from_step"], s["settings"]["batch_size"]) for s in starts] == [(0, 8)]
+
+
+def test_fresh_deletes_only_a_marked_run_folder_and_never_the_project_or_the_models(trained_run, tmp_path):
+    with pytest.raises(SystemExit, match="is the project's own folder"):
+        train_py.main(["--out", ROOT, "--fresh"])
+    with pytest.raises(SystemExit, match="holds the model folder models/"):
+        train_py.main(["--out", ".", "--fresh"])
+    assert os.path.isfile("models/xgan.keras")
+    mine = tmp_path / "my_folder"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("mine")
+    with pytest.raises(SystemExit, match="not a run folder made by train.py .* Nothing was deleted"):
+        train_py.main(["--out", str(mine), "--fresh", "--max-steps", "1"])
+    assert (mine / "notes.txt").read_text() == "mine"
+    (pathlib.Path(trained_run) / "mine.txt").write_text("kept")     # a run folder's other files are kept too
+    train_py.main(["--fresh", "--max-steps", "1", "--batch-size", "4", "--quality-every", "0"])
+    assert (pathlib.Path(trained_run) / "mine.txt").read_text() == "kept"
+
+
+def test_every_input_gets_its_own_output_and_no_input_is_overwritten(trained_run, tmp_path):
+    for folder in ("a", "b"):
+        write_images(str(tmp_path / folder), 1, 40, 40, seed=3, ext="png")
+    write_images(str(tmp_path / "a"), 1, 40, 40, seed=4, ext="jpg")                  # a/000.png and a/000.jpg
+    (tmp_path / "a" / "grid.png").write_bytes((tmp_path / "a" / "000.png").read_bytes())
+    translate_py.main(["--input", str(tmp_path / "a"), str(tmp_path / "b"), "--output", str(tmp_path / "out")])
+    assert sorted(os.listdir(tmp_path / "out")) == ["000_jpg.png", "000_png.png", "000_png_2.png", "grid.png",
+                                                    "grid_png.png"]
+    before = {p.name: p.read_bytes() for p in (tmp_path / "a").iterdir()}
+    with pytest.raises(SystemExit, match="holds the input .* Nothing was written; choose another --output"):
+        translate_py.main(["--input", str(tmp_path / "a"), "--output", str(tmp_path / "a")])
+    assert {p.name: p.read_bytes() for p in (tmp_path / "a").iterdir()} == before

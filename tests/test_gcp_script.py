@@ -30,7 +30,18 @@ def test_dry_run_prints_every_step():
     configs = [json.loads(c) for c in re.findall(r"TF_CONFIG='(.*?)' nohup", out)]
     assert [c["task"] for c in configs] == [{"type": "worker", "index": i} for i in range(3)]
     assert all(c["cluster"]["worker"] == ["xgan-0:12345", "xgan-1:12345", "xgan-2:12345"] for c in configs)
-    assert out.count("--strategy multiworker") == 3
+    assert out.count("--strategy multiworker") == 3 and out.count("--out gs://b/runs/xgan-multiworker") == 3
+
+
+def test_all_waits_for_each_run_before_using_its_models():
+    lines = _dry_run("all", BUCKET="b").stdout.splitlines()
+    position = {name: next(i for i, line in enumerate(lines) if pattern in line) for name, pattern in (
+        ("train", "--strategy mirrored"), ("wait", "wait until gs://b/runs/xgan/models/config.json exists"),
+        ("fetch", "gcloud storage cp -r gs://b/runs/xgan/models"), ("multi", "--strategy multiworker"),
+        ("wait_multi", "wait until gs://b/runs/xgan-multiworker/models/config.json exists"),
+        ("delete", "instances delete"))}
+    assert position["train"] < position["wait"] < position["fetch"] < position["multi"] < position["wait_multi"]
+    assert position["wait_multi"] < position["delete"]
 
 
 def test_usage_and_missing_bucket():

@@ -3,6 +3,7 @@ import pytest
 import tensorflow as tf
 
 from utils import losses
+from utils.augment import augment
 from utils.layers import reverse_gradient
 
 
@@ -20,40 +21,66 @@ def _unit(x):
     return tf.math.l2_normalize(tf.constant(x, tf.float32), axis=-1)
 
 
-def test_every_loss_term_is_finite_and_non_negative():
+def _pair(a, b):
+    return {"real": a, "manga": b}
+
+
+def test_every_loss_term_is_finite_and_the_non_adversarial_ones_non_negative():
     rng = np.random.default_rng(0)
     images = [tf.constant(rng.uniform(-1, 1, (2, 8, 8, 3)), tf.float32) for _ in range(4)]
-    emb = [_unit(rng.normal(size=(2, 16))) for _ in range(4)]
-    classifier = tf.keras.Sequential([tf.keras.Input((16,)), tf.keras.layers.Dense(1)])
-    logits = tf.constant(rng.normal(size=(2, 1)), tf.float32)
-    terms = [losses.reconstruction_loss(*images),
-             losses.domain_adversarial_loss(classifier, emb[0], emb[1], 0.1),
-             losses.semantic_loss(*emb),
-             losses.generator_gan_loss(logits),
-             losses.discriminator_loss(logits, -logits)]
-    for value in terms:
+    emb = [_unit(rng.normal(size=(2, 4, 4, 16))) for _ in range(4)]                 # a map embedding
+    classifier = tf.keras.Sequential([tf.keras.Input((4, 4, 16)), tf.keras.layers.Conv2D(1, 1)])
+    logits = tf.constant(rng.normal(size=(2, 4, 4, 1)), tf.float32)
+    for value in (losses.reconstruction_loss(_pair(*images[:2]), _pair(*images[2:])),
+                  losses.domain_adversarial_loss(classifier, _pair(*emb[:2]), 0.1),
+                  losses.semantic_loss(_pair(*emb[:2]), _pair(*emb[2:]))):
         assert np.isfinite(value) and value >= 0
+    for kind in ("bce", "lsgan", "hinge"):
+        assert np.isfinite(losses.generator_gan_loss(logits, kind))
+        assert np.isfinite(losses.discriminator_loss(logits, -logits, kind)) and losses.discriminator_loss(
+            logits, -logits, kind) >= 0
 
 
 def test_loss_terms_vanish_where_they_should():
     x = tf.zeros((2, 8, 8, 3))
     e = _unit([[1.0, 0.0], [0.0, 1.0]])
-    assert losses.reconstruction_loss(x, x, x, x) == 0
-    assert float(losses.semantic_loss(e, e, e, e)) == pytest.approx(0, abs=1e-6)
-    assert float(losses.semantic_loss(e, -e, e, -e)) == pytest.approx(4.0)         # opposite embeddings: the maximum
+    assert losses.reconstruction_loss(_pair(x, x), _pair(x, x)) == 0
+    assert float(losses.semantic_loss(_pair(e, e), _pair(e, e))) == pytest.approx(0, abs=1e-6)
+    assert float(losses.semantic_loss(_pair(e, e), _pair(-e, -e))) == pytest.approx(4.0)   # opposite: the maximum
 
 
-def test_discriminator_targets_real_manga_as_real_and_translations_as_fake():
-    confident = tf.fill((4, 1), 10.0)
-    assert losses.discriminator_loss(confident, -confident) < 1e-3            # right: manga real, translation fake
-    assert losses.discriminator_loss(-confident, confident) > 10               # wrong way round: large
-    assert losses.discriminator_accuracy(confident, -confident) == 1.0
-    assert losses.generator_gan_loss(confident) < 1e-3                        # fooled discriminator: small L_gan
+@pytest.mark.parametrize("kind", ["bce", "lsgan", "hinge"])
+def test_discriminator_targets_real_faces_as_real_and_translations_as_fake(kind):
+    confident = tf.fill((4, 1), 10.0) if kind != "lsgan" else tf.fill((4, 1), 1.0)
+    fake = -confident if kind != "lsgan" else tf.zeros((4, 1))
+    assert losses.discriminator_loss(confident, fake, kind) < 1e-3            # right: real real, translation fake
+    assert losses.discriminator_loss(fake, confident, kind) > 1.0              # wrong way round: large
+    assert losses.discriminator_accuracy(confident, fake, kind) == 1.0
+    assert losses.discriminator_accuracy(fake, confident, kind) == 0.0
+    # the generator's loss is lower when the discriminator calls its translations real
+    assert losses.generator_gan_loss(confident, kind) < losses.generator_gan_loss(fake, kind)
 
 
 def test_domain_labels_differ_between_domains():
     classifier = tf.keras.Sequential([tf.keras.Input((2,)), tf.keras.layers.Dense(1)])
     classifier.layers[0].set_weights([np.array([[10.0], [-10.0]]), np.zeros(1)])
     real_like, manga_like = _unit([[0.0, 1.0]]), _unit([[1.0, 0.0]])
-    assert losses.domain_adversarial_loss(classifier, real_like, manga_like, 1.0) < 1e-3
-    assert losses.domain_adversarial_loss(classifier, manga_like, real_like, 1.0) > 10
+    assert losses.domain_adversarial_loss(classifier, _pair(real_like, manga_like), 1.0) < 1e-3
+    assert losses.domain_adversarial_loss(classifier, _pair(manga_like, real_like), 1.0) > 10
+
+
+def test_augmentation_is_differentiable_seeded_and_changes_the_images():
+    x = tf.random.stateless_uniform((4, 16, 16, 3), [1, 2], -1, 1)
+    seed = tf.constant([0, 7], tf.int64)
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        y = augment(x, "color,translation,cutout", seed)
+        total = tf.reduce_sum(y * y)
+    assert y.shape == x.shape and not np.allclose(y, x)
+    np.testing.assert_array_equal(y, augment(x, "color,translation,cutout", seed))      # same seed, same draw
+    assert not np.allclose(y, augment(x, "color,translation,cutout", tf.constant([0, 8], tf.int64)))
+    assert float(tf.reduce_sum(tf.abs(tape.gradient(total, x)))) > 0
+    cut = augment(tf.ones((4, 16, 16, 3)), "cutout", seed).numpy()
+    zeroed = (cut == 0).mean(axis=(1, 2, 3))
+    assert np.all(zeroed > 0) and np.all(zeroed <= 0.25)                    # a half-size square, partly outside at most
+    assert augment(x, "none", seed) is x

@@ -27,6 +27,34 @@ def test_kid_is_about_zero_for_the_same_distribution_and_large_for_another(gauss
     assert abs(metrics.kid(a, same)[0]) < 1e-4 * far
 
 
+def test_kid_is_the_unbiased_estimate_computed_by_hand():
+    # Two sets of 3 points in 2 dimensions: MMD^2_u = mean over i != j of k(a_i, a_j) + the same for b
+    # - 2 mean over all i, j of k(a_i, b_j), with k(x, y) = (x.y / 2 + 1)^3.
+    a = np.array([[0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
+    b = np.array([[2.0, 0.0], [0.0, 2.0], [1.0, 2.0]])
+
+    def k(x, y):
+        return (x @ y / 2 + 1) ** 3
+
+    within = sum(k(s[i], s[j]) for s in (a, b) for i in range(3) for j in range(3) if i != j) / 6
+    between = sum(k(x, y) for x in a for y in b) / 9
+    by_hand = within - 2 * between
+    biased = (sum(k(x, y) for x in a for y in a) + sum(k(x, y) for x in b for y in b)) / 9 - 2 * between
+    assert abs(by_hand - biased) > 1.0                                   # the check can tell the two apart
+    assert metrics.mmd2_unbiased(a, b) == pytest.approx(by_hand)
+
+
+def test_input_retrieval_is_one_for_the_identity_and_chance_for_a_shuffled_pairing():
+    rng = np.random.default_rng(5)
+    faces = rng.uniform(-1, 1, (100, 16, 16, 3)).astype(np.float32)
+    assert metrics.input_retrieval(faces, faces) == 1.0
+    # the same faces drawn paler and with more contrast (as manga are) still find their inputs
+    assert metrics.input_retrieval(faces, np.clip(0.6 * faces + 0.3, -1, 1)) == 1.0
+    shuffled = [metrics.input_retrieval(faces, faces[rng.permutation(100)]) for _ in range(20)]
+    assert np.mean(shuffled) < 0.05                                     # chance: 1 in 100
+    assert metrics.input_retrieval(faces, np.repeat(faces[:1], 100, axis=0)) == 0.01   # collapse: one output for all
+
+
 def test_fid_is_about_zero_for_the_same_set_and_large_for_another(gaussian_sets):
     a, same, other = gaussian_sets
     assert abs(metrics.fid(a, a)) < 1e-6
@@ -34,7 +62,8 @@ def test_fid_is_about_zero_for_the_same_set_and_large_for_another(gaussian_sets)
     assert metrics.fid(a, other) > 100
 
 
-@pytest.mark.parametrize("dims", [16, 64])  # 64: fewer samples than dimensions, as 100 faces against 2048
+# 64: fewer samples than dimensions, as 100 faces against 2048 (the n x n route); 16: more (the d x d route)
+@pytest.mark.parametrize("dims", [16, 64])
 def test_fid_equals_the_textbook_formula_with_a_matrix_square_root(dims):
     rng = np.random.default_rng(3)
     a, other = rng.normal(size=(30, dims)), rng.normal(size=(45, dims)) ** 2
@@ -42,6 +71,18 @@ def test_fid_equals_the_textbook_formula_with_a_matrix_square_root(dims):
     textbook = (((a.mean(0) - other.mean(0)) ** 2).sum()
                 + np.trace(cov_a + cov_b - 2 * np.real(scipy.linalg.sqrtm(cov_a @ cov_b))))
     assert metrics.fid(a, other) == pytest.approx(textbook, rel=1e-6)
+
+
+def test_measures_in_blocks_equal_the_whole_matrices():
+    rng = np.random.default_rng(4)
+    a, b = rng.normal(size=(50, 12)), rng.normal(size=(70, 12))
+    assert metrics.mean_pairwise_distance(a, block=7) == pytest.approx(metrics.mean_pairwise_distance(a))
+    assert metrics.mean_pairwise_distance(a, b, block=9) == pytest.approx(metrics.mean_pairwise_distance(a, b))
+    whole = np.sqrt(((a[:, None] - b[None]) ** 2).sum(-1)).mean()
+    assert metrics.mean_pairwise_distance(a, b) == pytest.approx(whole)
+    faces = rng.uniform(-1, 1, (40, 8, 8, 3))
+    noisy = faces + 0.8 * rng.normal(size=faces.shape)
+    assert metrics.input_retrieval(faces, noisy, block=6) == metrics.input_retrieval(faces, noisy)
 
 
 def test_xgan_measures_on_known_cases():

@@ -110,3 +110,57 @@ def test_entry_point_reports_counts_and_errors(tmp_path, capsys):
     assert f"{tmp_path / 'data' / 'train1'}/ 8, {tmp_path / 'data' / 'test1'}/ 2" in capsys.readouterr().out
     with pytest.raises(SystemExit, match="neither a folder"):
         prepare_data_py.main(["--manga", str(tmp_path / "typo"), "--out", str(tmp_path / "data")])
+
+
+def _contents(folder):
+    return sorted(os.listdir(folder)), file_hashes(folder)
+
+
+@pytest.mark.parametrize("bad_source", ["typo_folder", "refused_download", "too_few"])
+def test_replace_keeps_the_old_folders_when_the_new_source_fails(tmp_path, bad_source, monkeypatch):
+    _fill(tmp_path / "photos", _faces(10, seed=8))
+    prepare("real", str(tmp_path / "photos"), out=str(tmp_path / "data"), test_count=2, log=QUIET)
+    before = [_contents(tmp_path / "data" / name) for name in ("train1", "test1")]
+    if bad_source == "typo_folder":
+        source, error = str(tmp_path / "phtos"), "neither a folder"
+    elif bad_source == "refused_download":
+        monkeypatch.setattr(tfds, "builder", lambda *args, **kwargs: (_ for _ in ()).throw(OSError("quota")))
+        source, error = "tfds:celeb_a", "could not provide celeb_a"
+    else:
+        _fill(tmp_path / "two", _faces(2, seed=9))
+        source, error = str(tmp_path / "two"), "--test-count 2: .* too few"
+    with pytest.raises(DataError, match=error):
+        prepare("real", source, out=str(tmp_path / "data"), test_count=2, replace=True, log=QUIET)
+    assert [_contents(tmp_path / "data" / name) for name in ("train1", "test1")] == before
+    assert sorted(os.listdir(tmp_path / "data")) == ["test1", "train1"]           # no staging folder left behind
+
+
+def test_a_source_inside_the_folder_it_would_replace_is_refused(tmp_path):
+    _fill(tmp_path / "photos", _faces(10, seed=10))
+    prepare("real", str(tmp_path / "photos"), out=str(tmp_path), test_count=2, log=QUIET)
+    before = _contents(tmp_path / "train1")
+    with pytest.raises(DataError, match="is inside .*train1/, which this command would replace"):
+        prepare("real", str(tmp_path / "train1"), out=str(tmp_path), test_count=2, replace=True, log=QUIET)
+    assert _contents(tmp_path / "train1") == before
+
+
+def test_replace_with_the_destination_inside_the_source_reads_the_source_once(tmp_path):
+    # --real . --out . --replace: the old train1/ and test1/ are part of the source; the new images are
+    # staged beside them and never read back as source images.
+    _fill(tmp_path / "photos", _faces(10, seed=11))
+    prepare("real", str(tmp_path / "photos"), out=str(tmp_path), test_count=2, log=QUIET)
+    report = prepare("real", str(tmp_path), out=str(tmp_path), test_count=2, replace=True, log=QUIET)
+    assert report.duplicates == 10 and sorted(report.written.values()) == [2, 8]
+
+
+def test_prepare_flags_are_checked_where_they_are_parsed(tmp_path, capsys):
+    for flags, message in ((["--test-ratio", "1.5"], "--test-ratio: '1.5' is not allowed"),
+                           (["--limit", "0"], "--limit: '0' is not allowed"),
+                           (["--test-count", "-3"], "--test-count: '-3' is not allowed")):
+        with pytest.raises(SystemExit) as exit_info:
+            prepare_data_py.main(["--real", str(tmp_path)] + flags)
+        assert exit_info.value.code == 2 and message in capsys.readouterr().err
+    _fill(tmp_path / "photos", _faces(5, seed=12))
+    with pytest.raises(SystemExit) as exit_info:
+        prepare_data_py.main(["--real", str(tmp_path / "photos"), "--out", str(tmp_path / "d"), "--test-count", "9"])
+    assert exit_info.value.code == 2 and "--test-count 9: " in capsys.readouterr().err

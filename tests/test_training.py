@@ -2,64 +2,105 @@ import dataclasses
 import os
 
 import numpy as np
+import pytest
 import tensorflow as tf
 
-from utils import data
+from conftest import tiny_preset
+from utils import data, losses
+from utils.augment import augment
 from utils.networks import build, load
-from utils.training import fit, make_optimizers, make_train_step
+from utils.training import fit, make_training
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def _batches(config, seed=0):
+def _inputs(config, seed=0, step=0):
     rng = np.random.default_rng(seed)
     shape = (config.batch_size, config.image_size, config.image_size, 3)
-    return tf.constant(rng.uniform(-1, 1, shape), tf.float32), tf.constant(rng.uniform(-1, 1, shape), tf.float32)
+    return (tf.constant(rng.uniform(-1, 1, shape), tf.float32), tf.constant(rng.uniform(-1, 1, shape), tf.float32),
+            tf.constant(step, tf.int64), tf.constant(1.0))
 
 
 def _step(config):
     model = build(config)
-    return model, make_train_step(model, *make_optimizers(config), config)
+    return model, make_training(model, config)[0]
 
 
-def _changed(variables, before):
-    return [not np.array_equal(v.numpy(), b) for v, b in zip(variables, before)]
+def _weights(networks):
+    return [v.numpy() for network in networks for v in network.trainable_variables]
 
 
-def test_one_step_changes_generator_and_discriminator(tiny_config):
+def _discriminators(model):
+    return list(model.discriminators.values())
+
+
+def test_one_step_changes_every_trained_weight(tiny_config):
     model, step = _step(tiny_config)
-    gen, disc = model.xgan.trainable_variables, model.discriminator.trainable_variables
-    gen_before, disc_before = [v.numpy() for v in gen], [v.numpy() for v in disc]
-    terms = step(*_batches(tiny_config), tf.constant(1.0))
+    gen, disc = _weights([model.xgan]), _weights(_discriminators(model))
+    terms = step(*_inputs(tiny_config))
     assert set(terms) == {"L_rec", "L_dann", "L_sem", "L_gan", "L_gen", "L_disc", "disc_acc"}
     assert all(np.isfinite(v) for v in terms.values())
-    assert all(_changed(gen, gen_before)) and all(_changed(disc, disc_before))
+    assert all(not np.array_equal(a, b) for a, b in zip(gen, _weights([model.xgan])))
+    # every discriminator weight but the last bias, whose hinge-loss gradient is 0 while every logit is
+    # within the margin (mean over real faces -1, over translations +1)
+    names = [v.path for network in _discriminators(model) for v in network.trainable_variables]
+    still = [name for name, a, b in zip(names, disc, _weights(_discriminators(model))) if np.array_equal(a, b)]
+    assert still == ["disc_patch_logits_sn/disc_patch_logits/bias"] * len(model.discriminators)
 
 
-def test_xla_step_computes_what_the_plain_step_does(tiny_config):
+@pytest.mark.parametrize("preset", ["default", "report"])
+def test_xla_step_computes_what_the_plain_step_does(tiny_config, preset):
+    # no augmentation: XLA's random draws from the same seed differ from the plain function's
+    config = dataclasses.replace(tiny_preset(tiny_config, preset), augment="none")
     results = []
     for jit_compile in (False, True):
-        model, step = _step(dataclasses.replace(tiny_config, jit_compile=jit_compile))
-        terms = step(*_batches(tiny_config), tf.constant(1.0))
-        results.append((terms, [v.numpy() for v in model.xgan.trainable_variables]))
+        model, step = _step(dataclasses.replace(config, jit_compile=jit_compile))
+        terms = step(*_inputs(config))
+        results.append((terms, _weights([model.xgan])))
     (plain_terms, plain_weights), (xla_terms, xla_weights) = results
     assert all(abs(float(plain_terms[k]) - float(xla_terms[k])) < 1e-4 for k in plain_terms)
     assert max(float(np.abs(a - b).max()) for a, b in zip(plain_weights, xla_weights)) < 1e-4
 
 
-def test_discriminator_update_leaves_the_generator_untouched(tiny_config):
-    # With the generator's learning rate at 0 only the discriminator's update acts.
-    model, step = _step(dataclasses.replace(tiny_config, learning_rate=0.0))
-    gen_before = [v.numpy() for v in model.xgan.trainable_variables]
-    disc_before = [v.numpy() for v in model.discriminator.trainable_variables]
-    step(*_batches(tiny_config), tf.constant(1.0))
-    assert not any(_changed(model.xgan.trainable_variables, gen_before))
-    assert all(_changed(model.discriminator.trainable_variables, disc_before))
+def _after_one_step(config):
+    model, step = _step(config)
+    step(*_inputs(config))
+    return _weights([model.xgan, model.domain_classifier]), _weights(_discriminators(model))
 
 
-def test_generator_update_leaves_the_discriminator_untouched(tiny_config):
-    model, step = _step(dataclasses.replace(tiny_config, disc_learning_rate=0.0))
-    disc_before = [v.numpy() for v in model.discriminator.trainable_variables]
-    step(*_batches(tiny_config), tf.constant(1.0))
-    assert not any(_changed(model.discriminator.trainable_variables, disc_before))
+def _same(a, b):
+    return all(np.array_equal(x, y) for x, y in zip(a, b))
+
+
+def test_each_optimizer_moves_only_its_own_networks(tiny_config):
+    # Real learning rates on both sides: changing one side's rate must change its networks' step and
+    # leave the other side's exactly as it was (a gradient or a variable leaking across would show).
+    gen, disc = _after_one_step(tiny_config)
+    gen_faster, disc_then = _after_one_step(dataclasses.replace(tiny_config, learning_rate=1e-3))
+    assert not _same(gen, gen_faster) and _same(disc, disc_then)
+    gen_then, disc_faster = _after_one_step(dataclasses.replace(tiny_config, disc_learning_rate=1e-3))
+    assert _same(gen, gen_then) and not _same(disc, disc_faster)
+
+
+def test_discriminator_tells_real_manga_from_blurred_copies_after_a_few_steps(tiny_config):
+    # The adversarial signal exists only if the discriminator can learn: here, 16 real manga faces against
+    # blurred copies (what a young generator gives), through the project's augmentation and loss.
+    config = dataclasses.replace(tiny_config, discriminator_filters=(8, 16, 16))
+    discriminator = build(config).discriminators["manga"]
+    manga = os.path.join(ROOT, "test2")
+    faces = data.load_images([os.path.join(manga, name) for name in sorted(os.listdir(manga))[:16]], "manga", config)
+    blurred = tf.nn.avg_pool2d(tf.nn.avg_pool2d(faces, 3, 1, "SAME"), 3, 1, "SAME")
+    optimizer = tf.keras.optimizers.Adam(config.disc_learning_rate, beta_1=config.beta_1)
+    for step in range(60):
+        with tf.GradientTape() as tape:
+            seed = tf.constant([0, step], tf.int64)
+            logits = tf.split(discriminator(augment(tf.concat([faces, blurred], 0), config.augment, seed),
+                                            training=True), 2)
+            loss = losses.discriminator_loss(*logits, config.gan_loss)
+        optimizer.apply_gradients(zip(tape.gradient(loss, discriminator.trainable_variables),
+                                      discriminator.trainable_variables))
+    logits = tf.split(discriminator(tf.concat([faces, blurred], 0), training=False), 2)
+    assert float(losses.discriminator_accuracy(*logits, config.gan_loss)) > 0.9
 
 
 def test_reconstruction_loss_goes_down_on_a_few_images(tiny_config, tiny_data):
@@ -67,22 +108,35 @@ def test_reconstruction_loss_goes_down_on_a_few_images(tiny_config, tiny_data):
     model, step = _step(config)
     files = data.domain_files(tiny_data, data.TRAIN_FOLDERS)
     batches = iter(data.training_dataset(files, config))
-    history = [float(step(*next(batches), tf.constant(1.0))["L_rec"]) for _ in range(80)]
+    history = [float(step(*next(batches), tf.constant(i, tf.int64), tf.constant(1.0))["L_rec"]) for i in range(80)]
     assert np.mean(history[-10:]) < 0.85 * np.mean(history[:10])
 
 
-def test_fit_writes_log_samples_and_trained_models(tiny_config, tiny_data):
-    config = dataclasses.replace(tiny_config, epochs=2)
-    history = fit(build(config), config, log=lambda line: None)
+def test_fit_writes_log_quality_samples_and_the_moving_average_as_the_trained_models(tiny_config, tiny_data):
+    config = dataclasses.replace(tiny_config, epochs=2, quality_features="classifier", ema=0.9)
+    model = build(config)
+    history = fit(model, config, log=lambda line: None)
     assert [row["epoch"] for row in history] == [1, 2]
     assert history[-1]["step"] == 2 * (12 // config.batch_size)     # the larger folder (12 real faces) sets an epoch
-    for name in ("config.json", "log.csv", "samples/epoch_001.png", "samples/epoch_002.png"):
+    for row in history:                                             # quality of the test faces at each epoch end
+        assert 0 <= row["retrieval_real2manga"] <= 1 and np.isfinite(row["kid_x100_manga2real"])
+        assert 0 <= row["domain_score_real2manga"] <= 1
+    for name in ("config.json", "log.csv", "loss_curves.png", "samples/epoch_001.png", "samples/epoch_002.png"):
         assert os.path.isfile(os.path.join(config.out, name)), name
+    assert "retrieval_real2manga" in open(os.path.join(config.out, "log.csv")).readline()
+
     trained = load(os.path.join(config.out, "models"), how_to_make="python train.py")
     assert trained.config == config
+    # The saved autoencoders (which translate.py, app.py and export.py load) hold the moving average kept in
+    # the checkpoint, not the last weights the model trained with.
+    checkpoint = tf.train.load_checkpoint(os.path.join(config.out, "checkpoints"))
+    saved, last = trained.xgan.get_weights(), model.xgan.get_weights()
+    for i, weight in enumerate(saved):
+        np.testing.assert_array_equal(weight, checkpoint.get_tensor(f"average/averages/{i}/.ATTRIBUTES/VARIABLE_VALUE"))
+    assert not all(np.array_equal(a, b) for a, b in zip(saved, last))
 
 
 def test_max_steps_stops_early(tiny_config, tiny_data):
-    config = dataclasses.replace(tiny_config, epochs=3, max_steps=2)
+    config = dataclasses.replace(tiny_config, epochs=3, max_steps=2, quality_every=0)
     history = fit(build(config), config, log=lambda line: None)
     assert history[-1]["step"] == 2

@@ -1,10 +1,12 @@
 """The web page: the translation behind it, the server over real HTTP, and a real headless browser."""
 import dataclasses
+import io
 import os
 import shutil
 import socket
 import subprocess
 import sys
+import threading
 import time
 
 import numpy as np
@@ -95,9 +97,67 @@ def test_server_translates_an_upload_and_survives_bad_ones(server, tmp_path):
     assert requests.get(server).status_code == 200          # still serving
 
 
+def _png_claiming(width, height):
+    """A few hundred bytes of PNG whose header says width x height: it would decode to that many pixels."""
+    import struct
+    import zlib
+    from PIL import Image
+    buffer = io.BytesIO()
+    Image.new("RGB", (1, 1)).save(buffer, "png")
+    png = bytearray(buffer.getvalue())
+    header = b"IHDR" + struct.pack(">II", width, height) + bytes(png[24:29])
+    png[12:29] = header
+    png[29:33] = struct.pack(">I", zlib.crc32(header))
+    return bytes(png)
+
+
+def test_a_small_file_that_decodes_huge_is_refused_before_decoding(server):
+    answer = requests.post(f"{server}/translate", files={"photo": ("bomb.png", _png_claiming(20000, 20000))},
+                           data={"faces": "on"}, timeout=30)
+    assert answer.status_code == 400 and "400 megapixels" in answer.json()["error"]
+    assert "more than the 60 megapixels" in answer.json()["error"]
+    assert requests.get(server).status_code == 200
+
+
+class _SlowTranslator:
+    """Stands in for the model: each translation takes a second, so concurrent requests overlap."""
+
+    def __init__(self, model):
+        self.model, self.config = model, model.config
+
+    def translator(self, source, target):
+        def slow(x, training=False):
+            time.sleep(1.0)
+            return self.model.translator(source, target)(x, training=training)
+        return slow
+
+
+def test_concurrent_requests_beyond_the_queue_get_503_and_the_rest_are_served(tiny_config):
+    from concurrent.futures import ThreadPoolExecutor
+    from werkzeug.serving import make_server
+    from utils.webapp import MAX_WAITING, create_app
+    app = create_app(_SlowTranslator(build(tiny_config)), faces=None)
+    httpd = make_server("127.0.0.1", 0, app, threaded=True)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{httpd.server_port}/translate"
+    content = open(MANGA, "rb").read()
+    try:
+        with ThreadPoolExecutor(8) as pool:
+            answers = list(pool.map(lambda _: requests.post(url, files={"photo": ("m.jpg", content)},
+                                                            data={"direction": "manga2real"}, timeout=60), range(8)))
+    finally:
+        httpd.shutdown()
+    codes = sorted(a.status_code for a in answers)
+    assert codes == [200] * (1 + MAX_WAITING) + [503] * (7 - MAX_WAITING)
+    assert all("busy" in a.json()["error"] for a in answers if a.status_code == 503)
+
+
 def test_headless_browser_uploads_a_face_and_sees_its_translation(server, tmp_path):
     browser_path = next((shutil.which(name) for name in BROWSERS if shutil.which(name)), None)
     if browser_path is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"no browser installed under CI (looked for {', '.join(BROWSERS)}): .ci/run must install "
+                        f"chromium")
         pytest.skip(f"no browser installed (looked for {', '.join(BROWSERS)}); .ci/run installs chromium")
     playwright = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
     with playwright.sync_playwright() as p:

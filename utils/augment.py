@@ -2,7 +2,8 @@
 
 Real faces and translations are augmented alike, so the discriminator cannot learn the augmentations as
 a sign of either, and the generator's gradient passes through them. Every random draw is stateless,
-from (seed, step): a resumed run augments exactly as an uninterrupted one. Images are on [-1, 1].
+from (seed, step): a resumed run augments exactly as an uninterrupted one (XLA draws other numbers
+from the same seed than a plain tf.function, so a run should keep its --jit-compile). Images are on [-1, 1].
 """
 import tensorflow as tf
 

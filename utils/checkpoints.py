@@ -39,20 +39,22 @@ class TrainingState:
                 f"The checkpoint {latest} does not fit the models being trained ({str(error).splitlines()[0]}). "
                 f"It was written for other models or other training folders: pass --fresh to start this run "
                 f"over, or --out for a new run folder.") from None
+        self.saved_step = int(self.step)
         return int(self.step)
 
-    def latest_step(self):
-        latest = self.manager.latest_checkpoint  # .../ckpt-<step>: saved with checkpoint_number=step
-        return int(latest.rsplit("-", 1)[1]) if latest else 0
+    # In a cluster every worker takes part in each save (a collective operation), so whether to save is
+    # decided from the global step alone, never from what a worker's own folder holds.
+    saved_step = None
 
     def due(self):
-        """Whether checkpoint_every steps have passed since the latest checkpoint."""
-        return int(self.step) - self.latest_step() >= self.every
+        """Whether the step is a multiple of checkpoint_every."""
+        return int(self.step) % self.every == 0
 
     def save(self):
-        """Write a checkpoint named after the step, unless there is one already."""
-        if self.latest_step() != int(self.step) or not self.manager.latest_checkpoint:
+        """Write a checkpoint named after the step, unless this run wrote or restored one at this step."""
+        if self.saved_step != int(self.step):
             self.manager.save(checkpoint_number=self.step)
+            self.saved_step = int(self.step)
 
 
 class CheckpointMismatch(ValueError):

@@ -68,7 +68,8 @@ class Config:
     discriminators: str = _model("both", "which domains get a discriminator: manga (the report's: real->manga "
                                          "translations only) or both", ("manga", "both"))
     spectral_norm: bool = _model(True, "spectral normalization of every discriminator layer (Miyato et al. 2018)")
-    domain_classifier_units: int = _model(256, "hidden units of the domain classifier on the embedding", *POSITIVE)
+    domain_classifier_units: int = _model(128, "hidden units (or conv filters) of the domain classifier on the "
+                                                "embedding", *POSITIVE)
     kernel_size: int = _model(3, "kernel of the convs and transposed convs (the report gives none)", *POSITIVE)
     norm: str = _model("batch", "normalization after each conv of the autoencoders", ("batch", "instance", "none"))
     seed: int = _model(0, "seed of the initial weights (model.py), and of the data order, flips and augmentations "
@@ -162,7 +163,7 @@ PRESETS = {
         encoder_shared_filters=(128, 256), residual_blocks=0, embedding="vector", embedding_dim=1024,
         encoder_pool="average", decoder_shared_filters=(512, 256), decoder_private_filters=(128, 64),
         upsample="transposed", discriminator_filters=(16, 32, 32, 32), discriminator_head="pool",
-        discriminators="manga", spectral_norm=False,
+        discriminators="manga", spectral_norm=False, domain_classifier_units=256,
         batch_size=32, learning_rate=1e-3, disc_learning_rate=1e-3, beta_1=0.9, gan_loss="bce", augment="none",
         ema=0.0, w_d=1.0, w_s=1.0, w_g=1.0, warmup_epochs=0.0),
 }
@@ -187,19 +188,23 @@ def _parse_bool(text):
     raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
 
 
-def _checked(f):
-    """argparse type of field `f`: parses the text and refuses values the field does not allow."""
-    kind = type(f.default)
-    parse = {tuple: _parse_tuple, bool: _parse_bool}.get(kind, kind)
-
+def checked(parse, allowed, check):
+    """An argparse type: `parse` the text, then refuse values `check` rejects, saying what is `allowed`."""
     def parse_and_check(text):
         value = parse(text)
-        if f.metadata["check"] is not None and not f.metadata["check"](value):
-            raise argparse.ArgumentTypeError(f"{text!r} is not allowed: use {f.metadata['allowed']}")
+        if check is not None and not check(value):
+            raise argparse.ArgumentTypeError(f"{text!r} is not allowed: use {allowed}")
         return value
 
-    parse_and_check.__name__ = kind.__name__  # argparse names the type in its messages
+    parse_and_check.__name__ = getattr(parse, "__name__", "value")  # argparse names the type in its messages
     return parse_and_check
+
+
+def _checked(f):
+    """argparse type of config field `f`."""
+    kind = type(f.default)
+    parse = {tuple: _parse_tuple, bool: _parse_bool}.get(kind, kind)
+    return checked(parse, f.metadata["allowed"], f.metadata["check"])
 
 
 def add_config_flags(parser, group):

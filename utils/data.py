@@ -1,7 +1,6 @@
 """Image folders in, batches of [-1, 1] pixels out (the TensorFlow pix2pix/CycleGAN tutorial's pipeline)."""
 import difflib
 import os
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import tensorflow as tf
@@ -100,22 +99,24 @@ def crop_for(domain, config):
     return config.real_crop if domain == "real" else 1.0
 
 
+def _model_inputs(paths, domain, config):
+    """Dataset of the [-1, 1] model inputs of `paths`, in order, decoded in parallel."""
+    crop = crop_for(domain, config)
+    return (tf.data.Dataset.from_tensor_slices(list(paths))
+            .map(lambda path: to_model_input(decode(path), crop, config.image_size),
+                 num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+            .batch(256))
+
+
 def load_images(paths, domain, config):
-    """Every image of `paths` as one [-1, 1] tensor (n, size, size, 3)."""
-    crop = crop_for(domain, config)
-    return tf.stack([to_model_input(reading.read_rgb(p), crop, config.image_size) for p in paths])
+    """Every image of `paths` as one [-1, 1] array (n, size, size, 3)."""
+    return np.concatenate(list(_model_inputs(paths, domain, config).as_numpy_iterator()))
 
 
-def decoded(paths, domain, config, threads=8):
+def decoded(paths, domain, config):
     """uint8 (n, size, size, 3): every image of `paths` read, cropped and resized once, as the model sees it."""
-    crop = crop_for(domain, config)
-
-    def one(path):
-        x = to_model_input(reading.read_rgb(path), crop, config.image_size)
-        return tf.cast(tf.round((x + 1.0) * 127.5), tf.uint8).numpy()
-
-    with ThreadPoolExecutor(threads) as pool:  # PIL and TensorFlow's ops run outside the GIL
-        return np.stack(list(pool.map(one, paths)))
+    batches = _model_inputs(paths, domain, config).map(lambda x: tf.cast(tf.round((x + 1.0) * 127.5), tf.uint8))
+    return np.concatenate(list(batches.as_numpy_iterator()))
 
 
 def fits_in_memory(paths, config):

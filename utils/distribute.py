@@ -56,6 +56,12 @@ def discard(path, strategy):
         tf.io.gfile.rmtree(path)
 
 
+def barrier(strategy):
+    """Wait until every worker of a cluster gets here (an all-reduce of one number); no-op on one machine."""
+    if getattr(strategy, "cluster_resolver", None) is not None:
+        strategy.reduce(tf.distribute.ReduceOp.SUM, strategy.run(lambda: tf.constant(1.0)), axis=None)
+
+
 def set_mixed_precision(enabled):
     """float16 with loss scaling on a GPU, bfloat16 on a CPU (no loss scaling needed); float32 when off."""
     if not enabled:

@@ -24,22 +24,26 @@ class FeaturesUnavailable(RuntimeError):
 def kid(features_a, features_b, subsets=100, subset_size=1000, seed=0):
     """Kernel Inception Distance (Binkowski et al. 2018): (mean, std) over random subsets.
 
-    Unbiased estimate of the squared MMD with the polynomial kernel k(x, y) = (x.y / d + 1)^3, on subsets
-    drawn without replacement, as UGATIT's and keras.io's KID. Subsets hold half the smaller set (at
-    most `subset_size`), so that they differ and the standard deviation means something.
+    The unbiased estimate of the squared MMD (mmd2_unbiased) on subsets drawn without replacement, as
+    UGATIT's and keras.io's KID. Subsets hold half the smaller set (at most `subset_size`), so that they
+    differ and the standard deviation means something.
     """
     features_a, features_b = np.asarray(features_a, np.float64), np.asarray(features_b, np.float64)
     m = min(subset_size, max(2, min(len(features_a), len(features_b)) // 2))
     rng = np.random.default_rng(seed)
-    dim = features_a.shape[1]
-    estimates = []
-    for _ in range(subsets):
-        a = features_a[rng.choice(len(features_a), m, replace=False)]
-        b = features_b[rng.choice(len(features_b), m, replace=False)]
-        k_aa, k_bb, k_ab = ((x @ y.T / dim + 1) ** 3 for x, y in ((a, a), (b, b), (a, b)))
-        off_diagonal = (k_aa.sum() - np.trace(k_aa) + k_bb.sum() - np.trace(k_bb)) / (m * (m - 1))
-        estimates.append(off_diagonal - 2 * k_ab.mean())
+    estimates = [mmd2_unbiased(features_a[rng.choice(len(features_a), m, replace=False)],
+                               features_b[rng.choice(len(features_b), m, replace=False)]) for _ in range(subsets)]
     return float(np.mean(estimates)), float(np.std(estimates))
+
+
+def mmd2_unbiased(a, b):
+    """Unbiased squared MMD of two equally large sets with the kernel k(x, y) = (x.y / d + 1)^3: the mean of
+    k over pairs of different points within each set (the diagonal left out), minus twice the mean over pairs
+    across the sets."""
+    m, dim = len(a), a.shape[1]
+    k_aa, k_bb, k_ab = ((x @ y.T / dim + 1) ** 3 for x, y in ((a, a), (b, b), (a, b)))
+    off_diagonal = (k_aa.sum() - np.trace(k_aa) + k_bb.sum() - np.trace(k_bb)) / (m * (m - 1))
+    return off_diagonal - 2 * k_ab.mean()
 
 
 def fid(features_a, features_b):
@@ -47,15 +51,20 @@ def fid(features_a, features_b):
 
     |mean_a - mean_b|^2 + tr(A) + tr(B) - 2 tr((A B)^(1/2)) for covariances A, B. The last trace is the sum
     of the singular values of Xa Xb^T / sqrt((n_a - 1)(n_b - 1)) (Xa, Xb: centred features), the same
-    number as scipy's sqrtm of the 2048x2048 product gives, in a fraction of the time. Biased upwards
+    number as scipy's sqrtm of the 2048x2048 product gives, in a fraction of the time, and with no matrix
+    larger than n_a x n_b or d x d (whichever is smaller). Biased upwards
     for small sets (a few hundred images against 2048 dimensions): compare FIDs of equal set sizes only.
     """
     a, b = np.asarray(features_a, np.float64), np.asarray(features_b, np.float64)
     mean_a, mean_b = a.mean(0), b.mean(0)
     a, b = a - mean_a, b - mean_b
-    scale = np.sqrt((len(a) - 1) * (len(b) - 1))
-    trace_root = np.linalg.svd(a @ b.T / scale, compute_uv=False).sum()
     traces = (a ** 2).sum() / (len(a) - 1) + (b ** 2).sum() / (len(b) - 1)
+    if len(a) * len(b) <= a.shape[1] ** 2:
+        trace_root = np.linalg.svd(a @ b.T / np.sqrt((len(a) - 1) * (len(b) - 1)), compute_uv=False).sum()
+    else:  # large sets: the d x d route; (A^1/2 B A^1/2)^1/2 has the same trace
+        values, vectors = np.linalg.eigh(a.T @ a / (len(a) - 1))
+        root_a = (vectors * np.sqrt(np.maximum(values, 0))) @ vectors.T
+        trace_root = np.sqrt(np.maximum(np.linalg.eigvalsh(root_a @ (b.T @ b / (len(b) - 1)) @ root_a), 0)).sum()
     return float(((mean_a - mean_b) ** 2).sum() + traces - 2 * trace_root)
 
 
@@ -144,15 +153,22 @@ def reconstruction(x, reconstructed):
     return mse, float(10 * np.log10(1 / max(mse, 1e-12)))
 
 
-def mean_pairwise_distance(a, b=None):
-    """Mean Euclidean distance between the rows of a and those of b (of a, other rows, when b is None)."""
+def _blocks(count, block):
+    return [slice(start, min(start + block, count)) for start in range(0, count, block)]
+
+
+def mean_pairwise_distance(a, b=None, block=1024):
+    """Mean Euclidean distance between the rows of a and those of b (of a, other rows, when b is None),
+    in blocks of rows, so that large sets need no n x n matrix."""
     a = np.asarray(a, np.float64).reshape(len(a), -1)
     other = a if b is None else np.asarray(b, np.float64).reshape(len(b), -1)
-    squared = (a ** 2).sum(1)[:, None] + (other ** 2).sum(1)[None] - 2 * a @ other.T
-    distances = np.sqrt(np.maximum(squared, 0))
-    if b is None:
-        return float(distances.sum() / (len(a) * (len(a) - 1)))
-    return float(distances.mean())
+    total, squared_norms = 0.0, (other ** 2).sum(1)
+    for rows in _blocks(len(a), block):
+        squared = (a[rows] ** 2).sum(1)[:, None] + squared_norms[None] - 2 * a[rows] @ other.T
+        total += np.sqrt(np.maximum(squared, 0)).sum()
+    if b is None:  # the diagonal is 0 (up to rounding, kept out by the maximum above)
+        return float(total / (len(a) * (len(a) - 1)))
+    return float(total / (len(a) * len(other)))
 
 
 def semantic_consistency(embeddings, embeddings_again):
@@ -180,15 +196,17 @@ def colour_layout(images, size=8):
     return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-8)
 
 
-def input_retrieval(inputs, outputs, size=8):
+def input_retrieval(inputs, outputs, size=8, block=1024):
     """Share of outputs whose nearest input, by colour layout, is their own (chance: 1 / N).
 
     For each output every input of the set is ranked by the correlation of their colour layouts; 1.0 when
     each translation keeps its photo's hair colour, skin tone, pose and background well enough to pick it
     out of the set, about 1 / N when translations ignore their inputs (mode collapse).
     """
-    similarity = colour_layout(outputs, size) @ colour_layout(inputs, size).T
-    return float(np.mean(np.argmax(similarity, axis=1) == np.arange(len(outputs))))
+    queries, candidates = colour_layout(outputs, size), colour_layout(inputs, size)
+    found = [np.argmax(queries[rows] @ candidates.T, axis=1) == np.arange(len(outputs))[rows]
+             for rows in _blocks(len(outputs), block)]
+    return float(np.mean(np.concatenate(found)))
 
 
 def domain_classifier(image_size):

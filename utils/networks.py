@@ -142,17 +142,22 @@ def build_discriminator(config, domain):
 
 
 def build_domain_classifier(config):
-    """Which domain did this embedding come from? Logits > 0 mean manga: one per face (vector), or one per
-    position of a map, so that every region's code is aligned on its own."""
+    """Which domain did this embedding come from? One logit per face, > 0 meaning manga.
+
+    On a map it looks at the whole map (two convs, then a dense layer on all positions), so that what is
+    aligned through the gradient reversal is how codes sit together, not only each position's code.
+    """
     x = inputs = keras.Input(embedding_shape(config), name="embedding")
     if config.embedding == "map":
-        x = layers.Conv2D(config.domain_classifier_units, 1, name="domain_hidden")(x)
-        x = layers.LeakyReLU(0.2, name="domain_hidden_act")(x)
-        x = layers.Conv2D(1, 1, name="domain_logit", dtype=OUT)(x)                            # (bs, 8, 8, 1)
+        for i, strides in enumerate((1, 2)):
+            x = layers.Conv2D(config.domain_classifier_units, 3, strides=strides, padding="same",
+                              name=f"domain_conv{i + 1}")(x)
+            x = layers.LeakyReLU(0.2, name=f"domain_conv{i + 1}_act")(x)                    # (bs, 4, 4, 256)
+        x = layers.Flatten(name="domain_flatten")(x)
     else:
         x = layers.Dense(config.domain_classifier_units, name="domain_hidden")(x)
         x = layers.LeakyReLU(0.2, name="domain_hidden_act")(x)
-        x = layers.Dense(1, name="domain_logit", dtype=OUT)(x)                                # (bs, 1)
+    x = layers.Dense(1, name="domain_logit", dtype=OUT)(x)                                    # (bs, 1)
     return keras.Model(inputs, x, name="domain_classifier")
 
 

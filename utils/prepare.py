@@ -45,6 +45,8 @@ def items(source, tfds_dir=None):
         yield from _tfds_items(source[len("tfds:"):], tfds_dir)
     elif tf.io.gfile.isdir(source):
         for folder, _, names in sorted(tf.io.gfile.walk(source)):
+            if STAGING_PREFIX in folder:  # this command's own output, when the destination is inside the source
+                continue
             for name in sorted(names):
                 path = os.path.join(folder, name)
                 yield (path, (lambda p=path: reading.read_rgb(p)) if _is_image(name) else None)
@@ -96,20 +98,73 @@ def _tfds_items(spec, tfds_dir):
         yield (f"tfds:{name}/{i:06d}", lambda image=image: np.asarray(reading.to_rgb(Image.fromarray(image))))
 
 
+class SplitError(DataError):
+    """The source holds too few images for the asked-for test split (a flag to change)."""
+
+
 def prepare(domain, source, out=".", test_ratio=0.05, test_count=None, seed=0, limit=None, faces=None,
             max_side=256, replace=False, tfds_dir=None, log=print):
-    """Write the unique readable images of `source` into the domain's train and test folders."""
+    """Write the unique readable images of `source` into the domain's train and test folders.
+
+    Nothing in place is touched until the whole source has been read and written: the images go into
+    staging folders beside the destination, which replace it only once complete (a failure or Ctrl-C
+    leaves the destination as it was and removes the staging folders).
+    """
     folders = [os.path.join(out, TRAIN_FOLDERS[domain]), os.path.join(out, TEST_FOLDERS[domain])]
     for folder in folders:
-        if tf.io.gfile.isdir(folder) and tf.io.gfile.listdir(folder):
-            if not replace:
-                raise DataError(f"{folder}/ already holds {len(tf.io.gfile.listdir(folder))} files. Nothing was "
-                                f"written. Pass --replace to empty {folders[0]}/ and {folders[1]}/ first, or "
-                                f"--out for another folder.")
-            tf.io.gfile.rmtree(folder)
-    for folder in folders:
-        tf.io.gfile.makedirs(folder)
+        if tf.io.gfile.isdir(folder) and tf.io.gfile.listdir(folder) and not replace:
+            raise DataError(f"{folder}/ already holds {len(tf.io.gfile.listdir(folder))} files. Nothing was "
+                            f"written. Pass --replace to replace {folders[0]}/ and {folders[1]}/ once the new "
+                            f"images are ready, or --out for another folder.")
+        _refuse_source_inside(source, folder)
+    staged = [_staging(folder) for folder in folders]
+    try:
+        for folder in staged:
+            if tf.io.gfile.exists(folder):
+                tf.io.gfile.rmtree(folder)  # left over from an interrupted run
+            tf.io.gfile.makedirs(folder)
+        report = _write(domain, source, staged, test_ratio, test_count, seed, limit, faces, max_side, tfds_dir, log)
+        for stage, folder in zip(staged, folders):
+            _swap_in(stage, folder)
+    finally:
+        for folder in staged:
+            if tf.io.gfile.exists(folder):
+                tf.io.gfile.rmtree(folder)
+    report.written = {folder: len(tf.io.gfile.listdir(folder)) for folder in folders}
+    return report
 
+
+STAGING_PREFIX = ".incoming_"  # folders skipped when a source folder is searched
+
+
+def _staging(folder):
+    parent, name = os.path.split(folder.rstrip("/"))
+    return os.path.join(parent, STAGING_PREFIX + name)
+
+
+def _refuse_source_inside(source, folder):
+    if "://" in source or source.startswith("tfds:"):
+        return
+    inside = os.path.realpath(source) + os.sep
+    if inside.startswith(os.path.realpath(folder) + os.sep):
+        raise DataError(f"The source {source} is inside {folder}/, which this command would replace. Nothing was "
+                        f"written. Move the source elsewhere first, or give another --out.")
+
+
+def _swap_in(staged, folder):
+    """Replace `folder` with the complete `staged` one: the old one is renamed aside, then deleted."""
+    old = _staging(folder) + "_old"
+    if tf.io.gfile.exists(old):
+        tf.io.gfile.rmtree(old)
+    if tf.io.gfile.exists(folder):
+        tf.io.gfile.rename(folder, old)
+    tf.io.gfile.rename(staged, folder)
+    if tf.io.gfile.exists(old):
+        tf.io.gfile.rmtree(old)
+
+
+def _write(domain, source, folders, test_ratio, test_count, seed, limit, faces, max_side, tfds_dir, log):
+    """Read every image of `source` into the train folder of `folders`, then move the test draw to the other."""
     report, seen, written = Report(), set(), []
     extension, options = FORMATS[domain]
     for name, read in items(source, tfds_dir):
@@ -134,16 +189,17 @@ def prepare(domain, source, out=".", test_ratio=0.05, test_count=None, seed=0, l
             _save(image, path, max_side, options)
             written.append(path)
             if len(written) % 1000 == 0:
-                log(f"{len(written)} images written to {folders[0]}/")
+                log(f"{len(written)} images read and written")
 
     count = test_count if test_count is not None else round(test_ratio * len(written))
-    if written and not 0 < count < len(written):
-        raise DataError(f"{source} gave {len(written)} unique readable images: too few to hold out {count} for "
-                        f"{folders[1]}/ and keep some for training. Add images or change --test-ratio/--test-count.")
+    if not 0 < count < len(written):
+        flag = f"--test-count {test_count}" if test_count is not None else f"--test-ratio {test_ratio}"
+        raise SplitError(f"{flag}: {source} gave {len(written)} unique readable images, too few to hold out "
+                         f"{count} for testing and keep some for training. Nothing was replaced. Use a smaller "
+                         f"--test-count (at most {max(0, len(written) - 1)}) or add images.")
     for path in random.Random(seed).sample(written, count):
         tf.io.gfile.rename(path, os.path.join(folders[1], os.path.basename(path)))
     _check_no_leak(*folders)
-    report.written = {folder: len(tf.io.gfile.listdir(folder)) for folder in folders}
     return report
 
 

@@ -21,6 +21,10 @@ class UnreadableImage(ValueError):
     """The file is not an image this project can read; the message says why."""
 
 
+class TooLarge(UnreadableImage):
+    """An image that would decode to more pixels than allowed."""
+
+
 def read_rgb(path):
     """Pixels of the image at `path` (local or gs://) as uint8 HxWx3; UnreadableImage if it cannot be read."""
     try:
@@ -31,11 +35,16 @@ def read_rgb(path):
     return rgb_from_bytes(content)
 
 
-def rgb_from_bytes(content):
+def rgb_from_bytes(content, max_pixels=None):
+    """Pixels of an image file's bytes; with `max_pixels`, refused (UnreadableImage) from its header alone if
+    it would decode to more pixels than that (a small file can hold a huge picture)."""
     if not content:
         raise UnreadableImage("empty file (0 bytes)")
     try:
         with Image.open(io.BytesIO(content)) as image:
+            if max_pixels and image.width * image.height > max_pixels:
+                raise TooLarge(f"{image.width}x{image.height} pixels ({image.width * image.height / 1e6:.0f} "
+                               f"megapixels), more than the {max_pixels / 1e6:.0f} megapixels read here")
             image.seek(0)  # the first frame of an animation
             return np.asarray(to_rgb(ImageOps.exif_transpose(image)))
     except UnidentifiedImageError:

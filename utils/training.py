@@ -9,7 +9,7 @@ import time
 import keras
 import tensorflow as tf
 
-from utils import checkpoints, data, distribute, evaluation, images, losses, networks
+from utils import checkpoints, data, distribute, evaluation, images, losses, networks, runs
 from utils.augment import augment
 from utils.ema import MovingAverage
 from utils.networks import DOMAINS
@@ -114,11 +114,6 @@ class TrainingStopped(Exception):
         self.exit_code = exit_code
 
 
-# What a run folder holds; --fresh removes these (and only these) before starting over.
-RUN_FILES = ("config.json", "log.csv", "loss_curves.png", "samples", "tensorboard", "models",
-             checkpoints.CHECKPOINT_DIR)
-
-
 def fit(model, config, files=None, log=print, fresh=False, strategy=None):
     """Train `model` on config.data_dir, going on from the run folder's latest checkpoint unless `fresh`.
 
@@ -135,9 +130,8 @@ def fit(model, config, files=None, log=print, fresh=False, strategy=None):
     files, test_files = files or data.run_files(config, log)
     run = lambda *parts: os.path.join(config.out, *parts)  # noqa: E731
     if fresh and chief:
-        for name in RUN_FILES:
-            if tf.io.gfile.exists(run(name)):
-                tf.io.gfile.rmtree(run(name)) if tf.io.gfile.isdir(run(name)) else tf.io.gfile.remove(run(name))
+        runs.empty(config.out)
+    distribute.barrier(strategy)  # the other workers look for checkpoints only once the chief has emptied the folder
 
     keras.utils.set_random_seed(config.seed)
     steps = data.steps_per_epoch(files, config)
@@ -157,7 +151,7 @@ def fit(model, config, files=None, log=print, fresh=False, strategy=None):
 
     if chief:
         tf.io.gfile.makedirs(run("samples"))
-        config.save(run("config.json"))
+        runs.record_start(config.out, config, resumed or 0)
     rows = [row for row in _read_rows(run("log.csv")) if row["step"] <= (resumed or 0)]
     if resumed is not None:
         log(f"resuming from the checkpoint of step {resumed} in {run(checkpoints.CHECKPOINT_DIR)}/ "
@@ -225,7 +219,7 @@ def _quality_monitor(config, files, test_files, log):
     to 1,000 training faces of each domain."""
     start = time.perf_counter()
     pick = lambda paths: paths[:: max(1, len(paths) // QUALITY_TRAIN_FACES)][:QUALITY_TRAIN_FACES]  # noqa: E731
-    load = lambda chosen: {d: data.load_images(chosen[d], d, config).numpy() for d in DOMAINS}  # noqa: E731
+    load = lambda chosen: {d: data.load_images(chosen[d], d, config) for d in DOMAINS}  # noqa: E731
     monitor = evaluation.EpochQuality(load(test_files), load({d: pick(files[d]) for d in DOMAINS}),
                                       config.quality_features, config.seed, log)
     log(f"quality measure ready in {time.perf_counter() - start:.0f} s")

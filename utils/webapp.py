@@ -14,6 +14,8 @@ from utils.networks import DIRECTIONS
 from utils.translation import image_inputs
 
 MAX_UPLOAD_MB = 40
+MAX_MEGAPIXELS = 60  # decoded: 180 MB of pixels; a 50-megapixel phone photo still goes through
+MAX_WAITING = 2      # requests queued behind the one being translated; more get 503 at once
 
 
 class UploadError(ValueError):
@@ -28,7 +30,9 @@ def translate_upload(model, content, direction="real2manga", faces=None):
         raise UploadError(f"Unknown direction {direction!r}: use one of {', '.join(DIRECTIONS)}.")
     source, target = DIRECTIONS[direction]
     try:
-        rgb = reading.rgb_from_bytes(content)
+        rgb = reading.rgb_from_bytes(content, max_pixels=MAX_MEGAPIXELS * 10 ** 6)
+    except reading.TooLarge as error:
+        raise UploadError(f"This picture is too large to translate: {error}. Scale it down first.") from None
     except reading.UnreadableImage as error:
         raise UploadError(f"This file cannot be read as an image ({error}). Upload a JPEG, PNG, BMP, GIF or WebP "
                           f"picture.") from None
@@ -46,6 +50,8 @@ def create_app(model, faces):
     app = flask.Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = MAX_UPLOAD_MB * 2 ** 20
     one_at_a_time = threading.Lock()  # the detector and the model each serve one request at a time
+    # At most 1 + MAX_WAITING requests hold an upload in memory; the rest are turned away before reading it.
+    slots = threading.BoundedSemaphore(1 + MAX_WAITING)
 
     @app.get("/")
     def page():
@@ -53,13 +59,19 @@ def create_app(model, faces):
 
     @app.post("/translate")
     def translate():
-        upload = flask.request.files.get("photo")
-        content = upload.read() if upload else b""
-        form = flask.request.form
-        with one_at_a_time:
-            pairs = translate_upload(model, content, form.get("direction", "real2manga"),
-                                     faces if form.get("faces") == "on" else None)
-        return flask.jsonify(results=[{"input": images.png_data_url(a), "output": images.png_data_url(b)} for a, b in pairs])
+        if not slots.acquire(blocking=False):
+            return flask.jsonify(error="The server is busy translating other pictures. Try again in a moment."), 503
+        try:
+            upload = flask.request.files.get("photo")
+            content = upload.read() if upload else b""
+            form = flask.request.form
+            with one_at_a_time:
+                pairs = translate_upload(model, content, form.get("direction", "real2manga"),
+                                         faces if form.get("faces") == "on" else None)
+        finally:
+            slots.release()
+        return flask.jsonify(results=[{"input": images.png_data_url(a), "output": images.png_data_url(b)}
+                                      for a, b in pairs])
 
     @app.errorhandler(UploadError)
     def bad_upload(error):

@@ -1,0 +1,105 @@
+"""The run folder of train.py: which settings a resumed run keeps, the record of its starts, and what --fresh
+may delete.
+
+A run folder holds config.json (the run's settings), starts.json (every start of the run: its settings and
+the step it started from; its presence marks the folder as a run folder), checkpoints/, log.csv,
+loss_curves.png, samples/, tensorboard/ and models/.
+"""
+import dataclasses
+import datetime
+import json
+import os
+
+import tensorflow as tf
+
+from utils import checkpoints
+from utils.config import Config, flag
+
+STARTS = "starts.json"
+RUN_FILES = ("config.json", STARTS, "log.csv", "loss_curves.png", "samples", "tensorboard", "models",
+             checkpoints.CHECKPOINT_DIR)
+# Flags a run may change when it goes on: how long, how often it logs, checks and measures, and how it is
+# executed. Every other setting changes what the run trains, so the run's own saved value stays.
+MAY_CHANGE = ("epochs", "max_steps", "log_every", "checkpoint_every", "keep_checkpoints", "sample_count",
+              "quality_every", "quality_features", "strategy", "jit_compile")
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+class RunError(ValueError):
+    """A run folder or flag that train.py refuses; the message names it and what to do."""
+
+
+def _local(path):
+    return os.path.realpath(path) if "://" not in path else path.rstrip("/")
+
+
+def check_out(out, model_dir):
+    """Refuse a run folder that is the project's root or holds the model folder: --fresh empties a run folder."""
+    run, models = _local(out), _local(model_dir)
+    if run == ROOT:
+        raise RunError(f"--out {out} is the project's own folder; a run folder holds a run's files only, and "
+                       f"--fresh empties it. Use a folder of its own, such as --out runs/xgan.")
+    if models == run or models.startswith(run.rstrip("/") + "/"):
+        raise RunError(f"--out {out} holds the model folder {model_dir}/ that train.py starts from; --fresh "
+                       f"would delete it. Use another --out, such as runs/xgan.")
+
+
+def has_checkpoint(out):
+    return tf.train.latest_checkpoint(os.path.join(out, checkpoints.CHECKPOINT_DIR)) is not None
+
+
+def settings(models_config, given, fresh):
+    """The settings of this start: the model folder's with the given flags for a new run (or --fresh); for a
+    run that goes on, its own saved settings with only the MAY_CHANGE flags applied. A flag that would
+    change what a going run trains is refused (RunError), as is a model folder of another topology."""
+    out = given.get("out", models_config.out)
+    if fresh or not has_checkpoint(out):
+        return dataclasses.replace(models_config, **given)
+    saved = Config.load(os.path.join(out, "config.json"))
+    refused = [(name, value) for name, value in given.items() if name not in MAY_CHANGE and value != getattr(saved, name)]
+    if refused:
+        name, value = refused[0]
+        raise RunError(f"{flag(name)} {value}: the run in {out}/ was started with {flag(name)} "
+                       f"{getattr(saved, name)} and goes on with its own settings. Pass --fresh to start it over "
+                       f"with the new value, or --out for a new run folder (only "
+                       f"{', '.join(flag(n) for n in MAY_CHANGE)} may change as a run goes on).")
+    model_fields = [f.name for f in dataclasses.fields(Config) if f.metadata["group"] == "model"]
+    other = [n for n in model_fields if getattr(saved, n) != getattr(models_config, n)]
+    if other:
+        raise RunError(f"The models in the model folder were built with other settings ({', '.join(flag(n) for n in other)}) "
+                       f"than the run in {out}/ was started from. Pass --fresh to start the run over from them, or "
+                       f"--out for a new run folder.")
+    return dataclasses.replace(saved, **{name: value for name, value in given.items() if name in MAY_CHANGE})
+
+
+def check_may_empty(out):
+    """Refuse --fresh on a folder that holds files but is not a run folder (no starts.json)."""
+    present = tf.io.gfile.listdir(out) if tf.io.gfile.isdir(out) else []
+    if present and STARTS not in [p.rstrip("/") for p in present]:
+        raise RunError(f"--fresh would empty {out}/, but it is not a run folder made by train.py (it has no "
+                       f"{STARTS}; it holds {', '.join(sorted(p.rstrip('/') for p in present)[:5])}). Nothing "
+                       f"was deleted. Choose another --out.")
+
+
+def empty(out):
+    """Delete the run files of `out` (--fresh), and nothing else, where starts.json marks it as a run folder."""
+    check_may_empty(out)
+    for name in RUN_FILES:
+        path = os.path.join(out, name)
+        if tf.io.gfile.exists(path):
+            tf.io.gfile.rmtree(path) if tf.io.gfile.isdir(path) else tf.io.gfile.remove(path)
+
+
+def record_start(out, config, step):
+    """config.json: the run's settings now; starts.json: one more entry (when, from which step, settings)."""
+    config.save(os.path.join(out, "config.json"))
+    path = os.path.join(out, STARTS)
+    starts = []
+    if tf.io.gfile.exists(path):
+        with tf.io.gfile.GFile(path) as f:
+            starts = json.load(f)
+    starts.append({"started": datetime.datetime.now().isoformat(timespec="seconds"), "from_step": step,
+                   "settings": dataclasses.asdict(config)})
+    with tf.io.gfile.GFile(path + ".tmp", "w") as f:
+        json.dump(starts, f, indent=1)
+    tf.io.gfile.rename(path + ".tmp", path, overwrite=True)
