@@ -32,7 +32,9 @@ def tiny_preset(config, preset):
 @pytest.fixture
 def tiny_config(tmp_path):
     # XLA off: compiling takes longer than a tiny model's few steps (test_training checks the XLA step)
+    # quality measure off: the tests that check it turn it on
     return dataclasses.replace(Config(), **TINY_MODEL, batch_size=4, epochs=1, sample_count=3, jit_compile=False,
+                               quality_every=0, quality_features="classifier",
                                data_dir=str(tmp_path / "data"), out=str(tmp_path / "run"))
 
 

@@ -82,7 +82,7 @@ def test_run_folder_files_open_and_urls_work(tiny_config, tiny_data):
     fit(build(config), config, log=QUIET)
     run = tiny_config.out
     assert json.load(open(os.path.join(run, "config.json")))["out"] == config.out
-    assert open(os.path.join(run, "log.csv")).readline().startswith("epoch,step,L_rec")
+    assert open(os.path.join(run, "log.csv")).readline().startswith("epoch,step,train_minutes,L_rec")
     for name in ("loss_curves.png", "samples/epoch_001.png", "samples/epoch_002.png"):
         Image.open(os.path.join(run, name)).verify()
     assert os.path.isfile(os.path.join(run, "models", "xgan.keras"))
@@ -101,7 +101,7 @@ def train_command(tiny_data, tmp_path):
     model_py.main(["--out", str(tmp_path / "models")] + TINY_MODEL_FLAGS)
     return [sys.executable, os.path.join(ROOT, "train.py"), "--models", str(tmp_path / "models"),
             "--data-dir", tiny_data, "--out", str(tmp_path / "run"), "--batch-size", "2", "--epochs", "3",
-            "--checkpoint-every", "5", "--log-every", "1", "--jit-compile", "false"]
+            "--checkpoint-every", "5", "--log-every", "1", "--jit-compile", "false", "--quality-every", "0"]
 
 
 def _start(command):

@@ -84,3 +84,20 @@ def test_augmentation_is_differentiable_seeded_and_changes_the_images():
     zeroed = (cut == 0).mean(axis=(1, 2, 3))
     assert np.all(zeroed > 0) and np.all(zeroed <= 0.25)                    # a half-size square, partly outside at most
     assert augment(x, "none", seed) is x
+
+
+def test_r1_penalty_is_half_the_squared_gradient_norm_on_real_faces():
+    # A linear discriminator D(x) = <w, x>: its gradient is w for every face, so R1 = r1 / 2 |w|^2.
+    discriminator = tf.keras.Sequential([tf.keras.Input((4, 4, 3)), tf.keras.layers.Flatten(),
+                                         tf.keras.layers.Dense(1, use_bias=False)])
+    w = discriminator.layers[-1].kernel
+    real, fake = tf.random.normal((5, 4, 4, 3)), tf.random.normal((5, 4, 4, 3))
+    logits_real, logits_fake, penalty = losses.judge(discriminator, real, fake, r1=2.0)
+    assert float(penalty) == pytest.approx(float(tf.reduce_sum(w * w)), rel=1e-5)
+    np.testing.assert_allclose(logits_real, discriminator(real), rtol=1e-6)
+    np.testing.assert_allclose(logits_fake, discriminator(fake), rtol=1e-6)
+    without = losses.judge(discriminator, real, fake, r1=0.0)
+    assert without[2] == 0.0 and np.allclose(without[0], logits_real, atol=1e-6)
+    with tf.GradientTape() as tape:                                   # the penalty trains the discriminator
+        penalty = losses.judge(discriminator, real, fake, r1=2.0)[2]
+    np.testing.assert_allclose(tape.gradient(penalty, w), 2.0 * w.numpy(), rtol=1e-5)

@@ -85,6 +85,14 @@ def test_measures_in_blocks_equal_the_whole_matrices():
     assert metrics.input_retrieval(faces, noisy, block=6) == metrics.input_retrieval(faces, noisy)
 
 
+def test_speckle_finds_the_checkerboard_and_not_smooth_edges():
+    yy, xx = np.mgrid[0:16, 0:16]
+    edges = np.where((xx > 5) & (yy > 3), 0.8, -0.8)[None, ..., None].repeat(3, -1).repeat(4, 0)
+    checker = edges + 0.1 * np.where((xx + yy) % 2, 1, -1)[None, ..., None]
+    assert metrics.checkerboard(edges) < 0.3 < metrics.checkerboard(checker)
+    assert metrics.speckle(checker, edges) > 2 and metrics.speckle(edges, edges) == 1
+
+
 def test_xgan_measures_on_known_cases():
     rng = np.random.default_rng(1)
     faces = rng.uniform(-1, 1, (20, 8, 8, 3))

@@ -1,7 +1,8 @@
 """Training state on disk, so that a run killed at any moment goes on where it stopped.
 
-One tf.train.Checkpoint holds every network, both optimizers, the step counter and the tf.data
-iterator (its shuffle and flip state), managed by tf.train.CheckpointManager. TensorFlow writes a
+One tf.train.Checkpoint holds every network, both optimizers, the moving average, the step counter and
+the training time, managed by tf.train.CheckpointManager (the data stream needs no state: it is fixed by
+the seed and resumes at the step, data.training_dataset). TensorFlow writes a
 checkpoint under temporary names and only then points the `checkpoint` index file at it, so a kill
 in the middle of a save leaves the previous checkpoint the latest.
 """
@@ -14,14 +15,14 @@ CHECKPOINT_DIR = "checkpoints"
 
 
 class TrainingState:
-    def __init__(self, model, optimizers, average, batches, run_dir, config, save_dir=None):
+    def __init__(self, model, optimizers, average, run_dir, config, save_dir=None):
         """Checkpoints are read from RUN_DIR/checkpoints and written to SAVE_DIR/checkpoints (by default
         the same; a cluster's non-chief workers write to scratch folders but all resume from the chief's)."""
         self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
         self.seconds = tf.Variable(0.0, dtype=tf.float64, trainable=False, name="seconds")  # training time so far
         self.checkpoint = tf.train.Checkpoint(
             **model.parts(), gen_optimizer=optimizers[0], disc_optimizer=optimizers[1], average=average,
-            step=self.step, seconds=self.seconds, data=batches)
+            step=self.step, seconds=self.seconds)
         self.manager = tf.train.CheckpointManager(
             self.checkpoint, os.path.join(save_dir or run_dir, CHECKPOINT_DIR), max_to_keep=config.keep_checkpoints)
         self.restore_dir = os.path.join(run_dir, CHECKPOINT_DIR)

@@ -61,13 +61,16 @@ class Config:
     upsample: str = _model("nearest", "how the decoders double the size: nearest (nearest-neighbour upsampling, then "
                                       "a conv: no checkerboard) or transposed (the report's transposed convs)",
                            ("nearest", "transposed"))
+    discriminator_stem: int = _model(16, "filters of a first discriminator conv at full size (stride 1), which sees "
+                                         "the pixel-level checkerboard that a stride-2 first layer aliases away; 0: "
+                                         "none (the report's)", *NOT_NEGATIVE)
     discriminator_filters: tuple = _model((64, 128, 256), "conv filters of each discriminator (stride 2 each)",
                                           *FILTERS)
     discriminator_head: str = _model("patch", "pool (one logit per image, the report's) or patch (one per position "
                                               "of the last map)", ("pool", "patch"))
     discriminators: str = _model("both", "which domains get a discriminator: manga (the report's: real->manga "
                                          "translations only) or both", ("manga", "both"))
-    spectral_norm: bool = _model(True, "spectral normalization of every discriminator layer (Miyato et al. 2018)")
+    spectral_norm: bool = _model(False, "spectral normalization of every discriminator layer (Miyato et al. 2018)")
     domain_classifier_units: int = _model(128, "hidden units (or conv filters) of the domain classifier on the "
                                                 "embedding", *POSITIVE)
     kernel_size: int = _model(3, "kernel of the convs and transposed convs (the report gives none)", *POSITIVE)
@@ -83,24 +86,26 @@ class Config:
     batch_size: int = _train(16, "images per domain per step", *POSITIVE)
     learning_rate: float = _train(2e-4, "Adam learning rate of the autoencoders and the domain classifier",
                                   "a positive number", lambda v: v > 0)
-    disc_learning_rate: float = _train(2e-4, "Adam learning rate of the discriminators", "a positive number",
+    disc_learning_rate: float = _train(4e-4, "Adam learning rate of the discriminators", "a positive number",
                                        lambda v: v > 0)
     beta_1: float = _train(0.5, "Adam beta_1 of every optimizer (the report's: 0.9)", "a number in [0, 1)",
                            lambda v: 0 <= v < 1)
     gan_loss: str = _train("hinge", "adversarial loss: bce (the report's), lsgan (least squares) or hinge",
                            ("bce", "lsgan", "hinge"))
-    augment: str = _train("color,translation,cutout", "DiffAugment of everything the discriminators see, real and "
+    augment: str = _train("none", "DiffAugment of everything the discriminators see, real and "
                                                       "translated alike: any of color, translation, cutout "
                                                       "(comma-separated), or none",
                           "none or a comma-separated list of " + ", ".join(AUGMENTATIONS),
                           lambda v: v == "none" or all(p in AUGMENTATIONS for p in v.split(",")))
+    r1: float = _train(1.0, "weight of the R1 gradient penalty on real faces in each discriminator's loss (0: none, "
+                            "the report's)", *NOT_NEGATIVE)
     ema: float = _train(0.999, "decay of the moving average of the autoencoders' weights that translation uses "
                                "(0: off, translate with the last weights)", *DECAY)
     w_rec: float = _train(1.0, "weight of L_rec, reconstruction of both domains", *NOT_NEGATIVE)
-    w_d: float = _train(0.03, "weight of L_dann, the domain-adversarial loss (scale of the gradient reversal)",
+    w_d: float = _train(0.1, "weight of L_dann, the domain-adversarial loss (scale of the gradient reversal)",
                         *NOT_NEGATIVE)
     w_s: float = _train(0.1, "weight of L_sem, semantic consistency of the embedding", *NOT_NEGATIVE)
-    w_g: float = _train(0.1, "weight of L_gan, translations fooling the discriminators", *NOT_NEGATIVE)
+    w_g: float = _train(0.3, "weight of L_gan, translations fooling the discriminators", *NOT_NEGATIVE)
     warmup_epochs: float = _train(1.0, "w_d, w_s and w_g ramp up linearly from 0 over this many epochs",
                                   *NOT_NEGATIVE)
     real_crop: float = _train(1.0, "side of the centred square cut from each real photo, as a fraction of its "
@@ -162,9 +167,9 @@ PRESETS = {
     "report": dict(
         encoder_shared_filters=(128, 256), residual_blocks=0, embedding="vector", embedding_dim=1024,
         encoder_pool="average", decoder_shared_filters=(512, 256), decoder_private_filters=(128, 64),
-        upsample="transposed", discriminator_filters=(16, 32, 32, 32), discriminator_head="pool",
+        upsample="transposed", discriminator_stem=0, discriminator_filters=(16, 32, 32, 32), discriminator_head="pool",
         discriminators="manga", spectral_norm=False, domain_classifier_units=256,
-        batch_size=32, learning_rate=1e-3, disc_learning_rate=1e-3, beta_1=0.9, gan_loss="bce", augment="none",
+        batch_size=32, learning_rate=1e-3, disc_learning_rate=1e-3, beta_1=0.9, gan_loss="bce", augment="none", r1=0.0,
         ema=0.0, w_d=1.0, w_s=1.0, w_g=1.0, warmup_epochs=0.0),
 }
 

@@ -22,6 +22,8 @@ ROWS = (
      "higher; chance = 1 / number of faces"),
     ("semantic_consistency", "semantic consistency: embedding distance kept / between faces", "lower; 1 = no better than another face"),
     ("diversity", "diversity: pairwise distance of translations / of real target faces", "about 1; small = mode collapse"),
+    ("speckle", "speckle: checkerboard share of pixel changes, translations / real target faces",
+     "about 1 or below; above = speckled"),
     ("reconstruction_mse", "reconstruction MSE of the source's autoencoder (pixels on [0, 1])", "lower"),
     ("reconstruction_psnr_db", "reconstruction PSNR of the source's autoencoder (dB)", "higher"),
 )
@@ -56,6 +58,7 @@ def evaluate(model, test, train, extractor=None, seed=0, log=print):
             "input_retrieval": metrics.input_retrieval(x, translated),
             "semantic_consistency": metrics.semantic_consistency(embedding, embedding_again),
             "diversity": metrics.diversity(translated, test[target]),
+            "speckle": metrics.speckle(translated, test[target]),
         }
         measures["reconstruction_mse"], measures["reconstruction_psnr_db"] = metrics.reconstruction(x, reconstructed)
         if extractor is not None:

@@ -178,6 +178,22 @@ def semantic_consistency(embeddings, embeddings_again):
     return kept / mean_pairwise_distance(embeddings)
 
 
+def checkerboard(images):
+    """How much of the images' pixel-to-pixel change is the 2x2 checker pattern [[1, -1], [-1, 1]]: its mean
+    absolute response over that of the horizontal and vertical differences. Transposed convolutions (and
+    generators that learned to fool a weak discriminator) leave such alternation; edges and line art alone
+    give less of it (real manga faces 0.23, CelebA photos 0.16, the same manga faces blurred 0.12)."""
+    x = quantized(images).astype(np.float64)
+    checker = np.abs(x[:, :-1, :-1] - x[:, 1:, :-1] - x[:, :-1, 1:] + x[:, 1:, 1:]).mean() / 4
+    gradient = (np.abs(x[:, 1:, :-1] - x[:, :-1, :-1]).mean() + np.abs(x[:, :-1, 1:] - x[:, :-1, :-1]).mean()) / 2
+    return float(checker / max(gradient, 1e-12))
+
+
+def speckle(translations, target_faces):
+    """Checkerboard share of the translations over that of real faces of the target domain (1: as real faces)."""
+    return checkerboard(translations) / checkerboard(target_faces)
+
+
 def diversity(translations, target_faces):
     """Mean pairwise pixel distance between translations over that between real faces of the target domain:
     about 1 when translations vary as much as real faces do; mode collapse shows as a small ratio."""

@@ -128,6 +128,9 @@ def build_discriminator(config, domain):
     to each position (a 1x1 conv), so each patch is judged on its own; the losses average.
     """
     x = inputs = keras.Input((config.image_size, config.image_size, 3), name=f"x_{domain}")
+    if config.discriminator_stem:
+        conv = layers.Conv2D(config.discriminator_stem, config.kernel_size, padding="same", name="disc_stem_conv")
+        x = layers.LeakyReLU(0.2, name="disc_stem_act")(maybe_spectral(conv, config.spectral_norm)(x))  # (bs, 64, 64, 16)
     for i, filters in enumerate(config.discriminator_filters):
         conv = layers.Conv2D(filters, config.kernel_size, strides=2, padding="same", name=f"disc_down{i + 1}_conv")
         x = maybe_spectral(conv, config.spectral_norm)(x)

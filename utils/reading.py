@@ -47,9 +47,13 @@ def rgb_from_bytes(content, max_pixels=None):
                                f"megapixels), more than the {max_pixels / 1e6:.0f} megapixels read here")
             image.seek(0)  # the first frame of an animation
             return np.asarray(to_rgb(ImageOps.exif_transpose(image)))
+    except UnreadableImage:  # TooLarge, from the header check above
+        raise
     except UnidentifiedImageError:
         raise UnreadableImage("cannot be identified: not an image file, or its header is corrupt") from None
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as error:
+    except Image.DecompressionBombError as error:  # Pillow's own limit, about 179 megapixels
+        raise TooLarge(str(error).split(",")[0]) from None
+    except (OSError, SyntaxError, ValueError) as error:
         raise UnreadableImage(f"corrupt or truncated image ({error})") from None
 
 

@@ -44,7 +44,7 @@ def make_train_step(model, gen_optimizer, disc_optimizer, average, config, strat
         # 3. re-encode the translations with the other domain's encoder (L_sem);
         # 4. classify the domain of each embedding through the gradient reversal (L_dann);
         # 5. each discriminator judges real faces of its domain and translations into it, both augmented
-        #    alike (L_gan, L_disc).
+        #    alike (L_gan, L_disc with its R1 penalty).
         x, seed = {"real": x_real, "manga": x_manga}, tf.stack([tf.constant(config.seed, tf.int64), step])
         with tf.GradientTape() as gen_tape, tf.GradientTape() as disc_tape:
             emb = {d: encoder[d](x[d], training=True) for d in DOMAINS}
@@ -52,18 +52,19 @@ def make_train_step(model, gen_optimizer, disc_optimizer, average, config, strat
             for d in DOMAINS:
                 rec[d], fake[d] = tf.split(decoder[d](tf.concat([emb[d], emb[OTHER[d]]], 0), training=True), 2)
             emb_again = {d: encoder[OTHER[d]](fake[OTHER[d]], training=True) for d in DOMAINS}
-            logits = {d: tf.split(model.discriminators[d](augment(tf.concat([x[d], fake[d]], 0), config.augment,
-                                                                  seed), training=True), 2) for d in judged}
+            judged_by = {d: losses.judge(model.discriminators[d], augment(x[d], config.augment, seed),
+                                         augment(fake[d], config.augment, seed + 1), config.r1) for d in judged}
 
             terms = {
                 "L_rec": losses.reconstruction_loss(x, rec),
                 "L_dann": losses.domain_adversarial_loss(model.domain_classifier, emb, ramp * config.w_d),
                 "L_sem": losses.semantic_loss(emb, emb_again),
-                "L_gan": sum(losses.generator_gan_loss(logits[d][1], config.gan_loss) for d in judged),
+                "L_gan": sum(losses.generator_gan_loss(judged_by[d][1], config.gan_loss) for d in judged),
             }
             gen_loss = (config.w_rec * terms["L_rec"] + terms["L_dann"]
                         + ramp * (config.w_s * terms["L_sem"] + config.w_g * terms["L_gan"]))
-            disc_loss = sum(losses.discriminator_loss(*logits[d], config.gan_loss) for d in judged)
+            disc_loss = sum(losses.discriminator_loss(real, fake, config.gan_loss) + r1
+                            for real, fake, r1 in judged_by.values())
             # Each replica's loss is the mean over its share of the batch and the optimizers sum the
             # replicas' gradients: divided by the replica count, that is the gradient of the global mean.
             # scale_loss multiplies by the loss scale under float16 (apply_gradients divides it out again).
@@ -74,8 +75,8 @@ def make_train_step(model, gen_optimizer, disc_optimizer, average, config, strat
         gen_optimizer.apply_gradients(zip(gen_tape.gradient(gen_scaled, gen_vars), gen_vars))
         disc_optimizer.apply_gradients(zip(disc_tape.gradient(disc_scaled, disc_vars), disc_vars))
         terms["L_gen"], terms["L_disc"] = gen_loss, disc_loss
-        terms["disc_acc"] = tf.add_n([losses.discriminator_accuracy(*logits[d], config.gan_loss)
-                                      for d in judged]) / len(judged)
+        terms["disc_acc"] = tf.add_n([losses.discriminator_accuracy(real, fake, config.gan_loss)
+                                      for real, fake, _ in judged_by.values()]) / len(judged)
         return terms
 
     @tf.function(jit_compile=config.jit_compile and distribute.one_device(strategy))
@@ -139,13 +140,14 @@ def fit(model, config, files=None, log=print, fresh=False, strategy=None):
     # The autoencoders learn first: alignment pressure on a still meaningless embedding collapses it.
     warmup_steps = round(config.warmup_epochs * steps)
     train_step, optimizers, average = make_training(model, config, strategy)
+    write_dir = distribute.write_dir(config.out, strategy)
+    state = checkpoints.TrainingState(model, optimizers, average, config.out, config, save_dir=write_dir)
+    resumed = state.restore_latest()
     start = time.perf_counter()
-    batches = iter(strategy.experimental_distribute_dataset(data.training_dataset(files, config)))
+    dataset = data.training_dataset(files, config, start_step=resumed or 0)
+    batches = iter(strategy.experimental_distribute_dataset(dataset))
     log(f"{len(files['real'])} real + {len(files['manga'])} manga training faces ready in "
         f"{time.perf_counter() - start:.0f} s: {steps} steps of {config.batch_size} per epoch, {total_steps} in all")
-    write_dir = distribute.write_dir(config.out, strategy)
-    state = checkpoints.TrainingState(model, optimizers, average, batches, config.out, config, save_dir=write_dir)
-    resumed = state.restore_latest()
     quality = _quality_monitor(config, files, test_files, log) if chief and config.quality_every else None
     samples = {d: data.load_images(test_files[d][:config.sample_count], d, config) for d in DOMAINS}
 
@@ -262,7 +264,7 @@ def _write_summaries(row, optimizers):
         tf.summary.scalar(f"loss/{name}" if name.startswith("L_") else name, row[name], step=row["step"])
     tf.summary.scalar("images_per_s", row["images_per_s"], step=row["step"])
     for name, optimizer in zip(("generator", "discriminator"), optimizers):
-        tf.summary.scalar(f"learning_rate/{name}", float(optimizer.learning_rate), step=row["step"])
+        tf.summary.scalar(f"learning_rate/{name}", float(optimizer.learning_rate.numpy()), step=row["step"])
 
 
 def _write_rows(rows, path):
