@@ -85,8 +85,9 @@ def test_each_optimizer_moves_only_its_own_networks(tiny_config):
 def test_discriminator_tells_real_manga_from_blurred_copies_after_a_few_steps(tiny_config):
     # The adversarial signal exists only if the discriminator can learn: here, 16 real manga faces against
     # blurred copies (what a young generator gives), through the project's discriminator, augmentation,
-    # loss, R1 penalty and learning rate.
-    config = dataclasses.replace(tiny_config, discriminator_filters=(8, 16, 16))
+    # loss and learning rate. Without R1: the default penalty is chosen to hold the discriminators near chance
+    # (smooth translations instead of speckle, README), which is a choice, not an inability to learn.
+    config = dataclasses.replace(tiny_config, discriminator_filters=(8, 16, 16), r1=0.0)
     discriminator = build(config).discriminators["manga"]
     manga = os.path.join(ROOT, "test2")
     faces = data.load_images([os.path.join(manga, name) for name in sorted(os.listdir(manga))[:16]], "manga", config)

@@ -81,7 +81,7 @@ class Config:
     # --- training (train.py) ---
     data_dir: str = _train(".", "folder (or gs:// URL) holding train1/ (real) train2/ (manga) test1/ test2/")
     out: str = _train("runs/xgan", "run folder (or gs:// URL): config, checkpoints, logs, samples, trained models")
-    epochs: int = _train(5, "passes over the larger training folder", *POSITIVE)
+    epochs: int = _train(3, "passes over the larger training folder", *POSITIVE)
     max_steps: int = _train(0, "stop after this many steps in all (0: no limit); for smoke runs", *NOT_NEGATIVE)
     batch_size: int = _train(16, "images per domain per step", *POSITIVE)
     learning_rate: float = _train(2e-4, "Adam learning rate of the autoencoders and the domain classifier",
@@ -97,8 +97,8 @@ class Config:
                                                       "(comma-separated), or none",
                           "none or a comma-separated list of " + ", ".join(AUGMENTATIONS),
                           lambda v: v == "none" or all(p in AUGMENTATIONS for p in v.split(",")))
-    r1: float = _train(1.0, "weight of the R1 gradient penalty on real faces in each discriminator's loss (0: none, "
-                            "the report's)", *NOT_NEGATIVE)
+    r1: float = _train(1.0, "weight of the R1 gradient penalty on real faces (on each face's summed patch logits) "
+                            "in each discriminator's loss (0: none, the report's)", *NOT_NEGATIVE)
     ema: float = _train(0.999, "decay of the moving average of the autoencoders' weights that translation uses "
                                "(0: off, translate with the last weights)", *DECAY)
     w_rec: float = _train(1.0, "weight of L_rec, reconstruction of both domains", *NOT_NEGATIVE)

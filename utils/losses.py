@@ -69,9 +69,10 @@ def judge(discriminator, real, fake, r1):
     """(logits of real faces, logits of translations, R1 penalty) of one discriminator.
 
     R1 (Mescheder et al. 2018): r1 / 2 times the mean squared norm of the gradient of each real face's logit
-    (the mean of its patch logits) with respect to the face. It keeps the discriminator smooth around real faces, so that the gradient it
-    hands the generator is not the high-frequency pattern that a discriminator without it rewards (the
-    speckle of the translations). r1 = 0: no penalty, one call on both batches.
+    (the sum of its patch logits) with respect to the face. It keeps the discriminator smooth around real
+    faces, so that the gradient it hands the generator is not the high-frequency pattern that a discriminator
+    without it rewards (the speckle of the translations). On the sum, r1 = 1 over 8x8 patches weighs as much
+    as r1 = 4096 on their mean: strong enough to remove the speckle (docs/experiments.md, t20-t24). r1 = 0: no penalty, one call on both batches.
     """
     if not r1:
         logits_real, logits_fake = tf.split(discriminator(tf.concat([real, fake], 0), training=True), 2)
@@ -80,7 +81,7 @@ def judge(discriminator, real, fake, r1):
     with tf.GradientTape() as tape:
         tape.watch(real)
         logits_real = discriminator(real, training=True)
-        total = tf.reduce_sum(tf.reduce_mean(tf.reshape(logits_real, [tf.shape(real)[0], -1]), axis=1))
+        total = tf.reduce_sum(logits_real)
     slopes = tf.reduce_sum(tf.square(tape.gradient(total, real)), axis=[1, 2, 3])
     return logits_real, discriminator(fake, training=True), r1 / 2 * tf.reduce_mean(slopes)
 
