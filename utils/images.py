@@ -79,3 +79,20 @@ def save_loss_curves(rows, path):
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=80)
     write_bytes(buffer.getvalue(), path)
+
+
+def save_quality_curves(runs, names, path):
+    """One panel per quality measure against training minutes, one line per run: {label: log rows}."""
+    figure = Figure(figsize=(4 * len(names), 3.2), layout="constrained")
+    for i, name in enumerate(names):
+        axes = figure.add_subplot(1, len(names), i + 1)
+        for label, rows in runs.items():
+            points = [(row["train_minutes"], row[name]) for row in rows if row.get(name) is not None]
+            if points:
+                axes.plot(*zip(*points), marker="o", label=label)
+        axes.set_title(name, fontsize=9)
+        axes.set_xlabel("training minutes (2-core CPU)")
+        axes.legend(fontsize=8)
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=80)
+    write_bytes(buffer.getvalue(), path)
