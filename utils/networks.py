@@ -155,7 +155,7 @@ def build_domain_classifier(config):
         for i, strides in enumerate((1, 2)):
             x = layers.Conv2D(config.domain_classifier_units, 3, strides=strides, padding="same",
                               name=f"domain_conv{i + 1}")(x)
-            x = layers.LeakyReLU(0.2, name=f"domain_conv{i + 1}_act")(x)                    # (bs, 4, 4, 256)
+            x = layers.LeakyReLU(0.2, name=f"domain_conv{i + 1}_act")(x)                    # (bs, 4, 4, 128)
         x = layers.Flatten(name="domain_flatten")(x)
     else:
         x = layers.Dense(config.domain_classifier_units, name="domain_hidden")(x)
