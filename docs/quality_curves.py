@@ -1,9 +1,9 @@
 """Quality of the test faces against training time, from runs' log.csv: the README's plot and table.
 
-    python docs/quality_curves.py default=runs/xgan long=runs/long report=runs/report --minutes 5 15 30 60
+    python docs/quality_curves.py default=runs/xgan long=runs/long report=runs/report --minutes 5 10 15 30 60
 
 Writes docs/quality_curves.png and prints, for each run, the last epoch-end measure at or before each of
---minutes of training.
+--minutes of training that the run reached, and its last measure.
 """
 import argparse
 import csv
@@ -35,11 +35,17 @@ def main(argv=None):
     print("| run | minutes | " + " | ".join(NAMES) + " |")
     for label, rows in runs.items():
         measured = [row for row in rows if NAMES[0] in row]
-        for minutes in args.minutes:
-            before = [row for row in measured if row["train_minutes"] <= minutes]
-            if before:
-                row = before[-1]
-                print(f"| {label} | {minutes:g} (epoch {row['epoch']:.0f}, {row['train_minutes']:.1f}) | "
+        if not measured:
+            continue
+        end = measured[-1]["train_minutes"]
+        marks = [(f"{m:g}", [r for r in measured if r["train_minutes"] <= m]) for m in args.minutes if m <= end]
+        printed = [rows_before[-1] for _, rows_before in marks if rows_before]
+        if measured[-1] not in printed:
+            marks.append(("end", measured))       # a run that stopped between two marks: its last measure
+        for mark, rows_before in marks:
+            if rows_before:
+                row = rows_before[-1]
+                print(f"| {label} | {mark} (epoch {row['epoch']:.0f}, {row['train_minutes']:.1f}) | "
                       + " | ".join(f"{row[name]:.2f}" for name in NAMES) + " |")
     print(f"wrote {args.output}")
 
