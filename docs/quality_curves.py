@@ -24,13 +24,17 @@ def read_log(run_dir):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("runs", nargs="+", metavar="LABEL=RUN_DIR")
-    parser.add_argument("--minutes", type=float, nargs="+", default=[5, 15, 30, 60])
+    parser.add_argument("--minutes", type=float, nargs="+", default=[5, 10, 15, 30, 60])
     parser.add_argument("--output", default=os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                                          "quality_curves.png"))
     args = parser.parse_args(argv)
     if not all("=" in run for run in args.runs):
         parser.error("each run is LABEL=RUN_DIR, for example default=runs/xgan")
-    runs = {label: read_log(run_dir) for label, run_dir in (run.split("=", 1) for run in args.runs)}
+    pairs = [run.split("=", 1) for run in args.runs]
+    missing = [run_dir for _, run_dir in pairs if not os.path.isfile(os.path.join(run_dir, "log.csv"))]
+    if missing:
+        parser.error(f"no log.csv in {', '.join(missing)}: pass run folders that train.py wrote")
+    runs = {label: read_log(run_dir) for label, run_dir in pairs}
     save_quality_curves(runs, NAMES, args.output)
     print("| run | minutes | " + " | ".join(NAMES) + " |")
     for label, rows in runs.items():

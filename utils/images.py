@@ -76,9 +76,7 @@ def save_loss_curves(rows, path):
         axes.plot(*zip(*points), marker="o" if len(points) < len(rows) else None)
         axes.set_title(name, fontsize=9)
         axes.set_xlabel("step")
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=80)
-    write_bytes(buffer.getvalue(), path)
+    _save_figure(figure, path)
 
 
 def save_quality_curves(runs, names, path):
@@ -93,6 +91,10 @@ def save_quality_curves(runs, names, path):
         axes.set_title(name, fontsize=9)
         axes.set_xlabel("training minutes (2-core CPU)")
         axes.legend(fontsize=8)
+    _save_figure(figure, path)
+
+
+def _save_figure(figure, path):
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=80)
     write_bytes(buffer.getvalue(), path)

@@ -72,7 +72,8 @@ def judge(discriminator, real, fake, r1):
     (the sum of its patch logits) with respect to the face. It keeps the discriminator smooth around real
     faces, so that the gradient it hands the generator is not the high-frequency pattern that a discriminator
     without it rewards (the speckle of the translations). On the sum, r1 = 1 over 8x8 patches weighs as much
-    as r1 = 4096 on their mean: strong enough to remove the speckle (docs/experiments.md, t20-t24). r1 = 0: no penalty, one call on both batches.
+    as r1 = 4096 on their mean: strong enough to remove the speckle (docs/experiments.md, t20-t24).
+    r1 = 0: no penalty, one call on both batches.
     """
     if not r1:
         logits_real, logits_fake = tf.split(discriminator(tf.concat([real, fake], 0), training=True), 2)
