@@ -1,6 +1,11 @@
 """Two real worker processes on 127.0.0.1 (MultiWorkerMirroredStrategy): one is killed with kill -9, both are
 restarted with the same commands, and the run ends at the same step with the same weights as an
-uninterrupted two-worker run."""
+uninterrupted two-worker run.
+
+The workers run with one inter-op thread (TF_NUM_INTEROP_THREADS=1): with more, even two uninterrupted
+two-worker runs end apart (measured: last-bit differences in the losses from the first epoch, which Adam
+grew to 4.7e-3 in the weights by step 18), so only a single inter-op thread makes "the same weights" a
+test of the resume rather than of TensorFlow's thread scheduling. Single-process runs are bit-equal either way."""
 import json
 import os
 import signal
@@ -35,7 +40,8 @@ def _start_workers(command, out):
     cluster = {"worker": [f"127.0.0.1:{port}" for port in ports]}
     return [subprocess.Popen(command + ["--out", out], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                              env={**os.environ, "TF_CONFIG": json.dumps({"cluster": cluster,
-                                                                         "task": {"type": "worker", "index": i}})})
+                                                                         "task": {"type": "worker", "index": i}}),
+                                  "TF_NUM_INTEROP_THREADS": "1"})
             for i in range(2)]
 
 
@@ -62,12 +68,9 @@ def command(tiny_data, tmp_path):
     model_py.main(["--out", str(tmp_path / "models")] + TINY_MODEL_FLAGS)
     return [sys.executable, os.path.join(ROOT, "train.py"), "--models", str(tmp_path / "models"),
             "--data-dir", tiny_data, "--strategy", "multiworker", "--batch-size", "4", "--epochs", "3",
-            "--checkpoint-every", "2", "--log-every", "1", "--quality-every", "0", "--jit-compile", "false",
-            "--r1", "0"]  # with the default R1 the unexplained difference below reached 1.5e-3 once (issue 14)
+            "--checkpoint-every", "2", "--log-every", "1", "--quality-every", "0", "--jit-compile", "false"]
 
 
-@pytest.mark.xfail(reason="issue 14 item 5 open: the resumed run's weights differ by 1e-4 to 1.5e-3 (cause not found)",
-                   strict=False)
 def test_two_workers_killed_and_restarted_end_like_an_uninterrupted_run(command, tmp_path):
     whole, broken = str(tmp_path / "whole"), str(tmp_path / "broken")
     _finish(_start_workers(command, whole))
@@ -94,10 +97,7 @@ def test_two_workers_killed_and_restarted_end_like_an_uninterrupted_run(command,
     step, weights = _trained(broken)
     assert step == expected_step
     assert weights.keys() == expected.keys()
-    # Not bit-equal: the resumed run's weights differed from the uninterrupted run's by 1e-4 to 4.4e-4 (measured
-    # twice, cause not found; the step count above is exact). The bound catches a resume from the wrong
-    # weights (a fresh model, another checkpoint), not a difference of a step or two.
     for name in expected:
-        np.testing.assert_allclose(weights[name], expected[name], atol=1e-3, err_msg=name)
+        np.testing.assert_array_equal(weights[name], expected[name], err_msg=name)
     starts = json.load(open(os.path.join(broken, "starts.json")))
     assert [s["from_step"] for s in starts] == [0, killed_at]
