@@ -66,8 +66,6 @@ class Config:
                                          "none (the report's)", *NOT_NEGATIVE)
     discriminator_filters: tuple = _model((64, 128, 256), "conv filters of each discriminator (stride 2 each)",
                                           *FILTERS)
-    discriminator_blur: bool = _model(False, "blur before each stride-2 discriminator conv (anti-aliased downsampling), "
-                                             "so its gradient carries no 2-pixel checker")
     discriminator_head: str = _model("patch", "pool (one logit per image, the report's) or patch (one per position "
                                               "of the last map)", ("pool", "patch"))
     discriminators: str = _model("both", "which domains get a discriminator: manga (the report's: real->manga "

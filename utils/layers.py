@@ -1,5 +1,4 @@
 """Building blocks of the networks, and the gradient reversal of the domain-adversarial loss."""
-import keras
 import tensorflow as tf
 from keras import layers
 
@@ -52,21 +51,6 @@ def residual(x, kernel, norm, name):
     y = layers.Conv2D(filters, kernel, padding="same", use_bias=norm == "none", name=f"{name}_b_conv")(y)
     y = normalization(norm, f"{name}_b_norm")(y)
     return layers.Add(name=f"{name}_add")([x, y])
-
-
-@keras.saving.register_keras_serializable(package="xgan")
-class Blur(layers.Layer):
-    """Each channel smoothed by the binomial filter [1, 2, 1] x [1, 2, 1] / 16, edges replicated.
-
-    Before a stride-2 conv (anti-aliased downsampling: Zhang 2019; StyleGAN2's discriminator): a strided
-    conv's gradient with respect to its input repeats every 2 pixels, a checker that the generator then
-    paints; blurred first, that gradient is smoothed as well."""
-
-    def call(self, x):
-        # two 2x2 average pools make the [1, 2, 1] filter; as fast as any form tried (shifted slices, a
-        # depthwise conv) under R1's double backward on CPUs
-        x = tf.pad(x, [[0, 0], [1, 1], [1, 1], [0, 0]], mode="SYMMETRIC")
-        return tf.nn.avg_pool2d(tf.nn.avg_pool2d(x, 2, 1, "VALID"), 2, 1, "VALID")
 
 
 def maybe_spectral(layer, enabled):

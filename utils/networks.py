@@ -15,7 +15,7 @@ from keras import layers
 
 from utils.config import Config, config_path
 from utils.data import DOMAINS
-from utils.layers import Blur, conv_norm_act, down, maybe_spectral, normalization, residual, up
+from utils.layers import conv_norm_act, down, maybe_spectral, normalization, residual, up
 
 DIRECTIONS = {"real2manga": ("real", "manga"), "manga2real": ("manga", "real")}  # name: (source, target)
 
@@ -132,8 +132,6 @@ def build_discriminator(config, domain):
         conv = layers.Conv2D(config.discriminator_stem, config.kernel_size, padding="same", name="disc_stem_conv")
         x = layers.LeakyReLU(0.2, name="disc_stem_act")(maybe_spectral(conv, config.spectral_norm)(x))  # (bs, 64, 64, 16)
     for i, filters in enumerate(config.discriminator_filters):
-        if config.discriminator_blur:
-            x = Blur(name=f"disc_down{i + 1}_blur")(x)
         conv = layers.Conv2D(filters, config.kernel_size, strides=2, padding="same", name=f"disc_down{i + 1}_conv")
         x = maybe_spectral(conv, config.spectral_norm)(x)
         x = layers.LeakyReLU(0.2, name=f"disc_down{i + 1}_act")(x)         # down to (bs, 8, 8, 256)
