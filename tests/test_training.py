@@ -82,16 +82,6 @@ def test_each_optimizer_moves_only_its_own_networks(tiny_config):
     assert _same(gen, gen_then) and not _same(disc, disc_faster)
 
 
-def test_lazy_r1_weighs_the_penalty_by_its_interval_and_skips_it_between(tiny_config):
-    def disc_loss(regularize, **changes):
-        return float(_step(dataclasses.replace(tiny_config, **changes))[1](*_inputs(tiny_config), regularize)["L_disc"])
-
-    lazy = disc_loss(True, r1=1.0, r1_every=4)
-    assert lazy == pytest.approx(disc_loss(True, r1=4.0, r1_every=1), rel=1e-5)
-    assert lazy > disc_loss(True, r1=1.0, r1_every=1) > disc_loss(False, r1=1.0, r1_every=4)
-    assert disc_loss(False, r1=1.0, r1_every=4) == pytest.approx(disc_loss(True, r1=0.0), rel=1e-5)
-
-
 def test_discriminator_tells_real_manga_from_blurred_copies_after_a_few_steps(tiny_config):
     # The adversarial signal exists only if the discriminator can learn: here, 16 real manga faces against
     # blurred copies (what a young generator gives), through the project's discriminator, augmentation,

@@ -37,7 +37,7 @@ def make_train_step(model, gen_optimizer, disc_optimizer, average, config, strat
         gen_optimizer.build(gen_vars)
         disc_optimizer.build(disc_vars)
 
-    def replica_step(x_real, x_manga, step, ramp, r1):
+    def replica_step(x_real, x_manga, step, ramp):
         # 1. encode both domains into the shared embedding;
         # 2. decode each embedding with both decoders: reconstructions and translations (one call per
         #    decoder, so batch normalization sees the same mix as at test time);
@@ -53,7 +53,7 @@ def make_train_step(model, gen_optimizer, disc_optimizer, average, config, strat
                 rec[d], fake[d] = tf.split(decoder[d](tf.concat([emb[d], emb[OTHER[d]]], 0), training=True), 2)
             emb_again = {d: encoder[OTHER[d]](fake[OTHER[d]], training=True) for d in DOMAINS}
             judged_by = {d: losses.judge(model.discriminators[d], augment(x[d], config.augment, seed),
-                                         augment(fake[d], config.augment, seed + 1), r1) for d in judged}
+                                         augment(fake[d], config.augment, seed + 1), config.r1) for d in judged}
 
             terms = {
                 "L_rec": losses.reconstruction_loss(x, rec),
@@ -80,11 +80,8 @@ def make_train_step(model, gen_optimizer, disc_optimizer, average, config, strat
         return terms
 
     @tf.function(jit_compile=config.jit_compile and distribute.one_device(strategy))
-    def train_step(x_real, x_manga, step, ramp, regularize=True):
-        # `regularize`, a Python bool, gives two compiled steps: with the R1 penalty (every r1_every steps,
-        # weighted by r1_every) and without its double backward
-        r1 = config.r1 * config.r1_every if regularize else 0.0
-        terms = strategy.run(replica_step, args=(x_real, x_manga, step, ramp, r1))
+    def train_step(x_real, x_manga, step, ramp):
+        terms = strategy.run(replica_step, args=(x_real, x_manga, step, ramp))
         average.update(step)
         return {name: strategy.reduce(tf.distribute.ReduceOp.MEAN, value, axis=None) for name, value in terms.items()}
 
@@ -103,8 +100,7 @@ def make_optimizers(config, strategy=None):
 
 def make_training(model, config, strategy=None):
     """(train_step, (generator optimizer, discriminator optimizer), moving average), in `strategy`'s scope;
-    train_step(x_real, x_manga, step, ramp, regularize) with step an int64, ramp a float32 scalar and
-    regularize whether this step applies the R1 penalty."""
+    train_step(x_real, x_manga, step, ramp) with step an int64 and ramp a float32 scalar."""
     optimizers = make_optimizers(config, strategy)
     with (strategy or tf.distribute.get_strategy()).scope():
         average = MovingAverage(model.xgan.weights, config.ema)
@@ -177,8 +173,7 @@ def fit(model, config, files=None, log=print, fresh=False, strategy=None):
                 ramp = min(1.0, (step + 1) / warmup_steps) if warmup_steps else 1.0
                 x_real, x_manga = next(batches)
                 terms = {k: float(v) for k, v in train_step(x_real, x_manga, tf.constant(step, tf.int64),
-                                                            tf.constant(ramp, tf.float32),
-                                                            step % config.r1_every == 0).items()}
+                                                            tf.constant(ramp, tf.float32)).items()}
                 _stop_if_not_finite(terms, step + 1, state)
                 step = int(state.step.assign_add(1))
                 sums, count = {k: sums[k] + terms[k] for k in sums}, count + 1
