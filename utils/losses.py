@@ -87,13 +87,6 @@ def judge(discriminator, real, fake, r1):
     return logits_real, discriminator(fake, training=True), r1 / 2 * tf.reduce_mean(slopes)
 
 
-def feature_matching_loss(features, real, fake):
-    """Mean absolute difference of the batch-mean discriminator features of real faces and translations
-    (Salimans et al. 2016): a target for the generator that stays informative where the logits are flat."""
-    return tf.reduce_mean(tf.abs(tf.stop_gradient(tf.reduce_mean(features(real, training=True), 0))
-                                 - tf.reduce_mean(features(fake, training=True), 0)))
-
-
 def discriminator_accuracy(logits_real, logits_fake, kind):
     """Share of real faces and translations the discriminator tells right (logit above or below its midpoint)."""
     middle = 0.5 if kind == "lsgan" else 0.0

@@ -33,8 +33,6 @@ def make_train_step(model, gen_optimizer, disc_optimizer, average, config, strat
     judged = networks.gan_domains(config)
     gen_vars = model.xgan.trainable_variables + model.domain_classifier.trainable_variables
     disc_vars = [v for d in judged for v in model.discriminators[d].trainable_variables]
-    features = {d: keras.Model(model.discriminators[d].inputs, model.discriminators[d].layers[-3].output)
-                for d in judged}
     with strategy.scope():  # the optimizers' slots next to the weights they update
         gen_optimizer.build(gen_vars)
         disc_optimizer.build(disc_vars)
@@ -62,10 +60,9 @@ def make_train_step(model, gen_optimizer, disc_optimizer, average, config, strat
                 "L_dann": losses.domain_adversarial_loss(model.domain_classifier, emb, ramp * config.w_d),
                 "L_sem": losses.semantic_loss(emb, emb_again),
                 "L_gan": sum(losses.generator_gan_loss(judged_by[d][1], config.gan_loss) for d in judged),
-                "L_fm": sum(losses.feature_matching_loss(features[d], x[d], fake[d]) for d in judged),
             }
             gen_loss = (config.w_rec * terms["L_rec"] + terms["L_dann"]
-                        + ramp * (config.w_s * terms["L_sem"] + config.w_g * terms["L_gan"] + config.w_fm * terms["L_fm"]))
+                        + ramp * (config.w_s * terms["L_sem"] + config.w_g * terms["L_gan"]))
             disc_loss = sum(losses.discriminator_loss(real, fake, config.gan_loss) + r1
                             for real, fake, r1 in judged_by.values())
             # Each replica's loss is the mean over its share of the batch and the optimizers sum the
