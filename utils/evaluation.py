@@ -14,9 +14,12 @@ ROWS = (
     ("kid_x100", "KID x100 (mean ± std over subsets)", "lower; 0 = indistinguishable from real faces of the target domain"),
     ("copy_kid_x100", "KID x100 of the input copied unchanged", "reference: a translation should score far below"),
     ("floor_kid_x100", "KID x100 of other real faces of the target domain", "reference: the best reachable at this set size"),
+    ("rec_kid_x100", "KID x100 of the target's own reconstructions of those faces",
+     "reference: how sharp the target decoder renders its own domain's codes; translations seldom score below"),
     ("fid", "FID", "lower (biased upwards at small set sizes: compare only with the references below)"),
     ("copy_fid", "FID of the input copied unchanged", "reference"),
     ("floor_fid", "FID of other real faces of the target domain", "reference"),
+    ("rec_fid", "FID of the target's own reconstructions of those faces", "reference"),
     ("domain_score", "domain score: share called the target domain", "higher; by a real-vs-manga CNN trained here"),
     ("input_retrieval", "input retrieval: share whose nearest input by colour layout is their own",
      "higher; chance = 1 / number of faces"),
@@ -65,8 +68,10 @@ def evaluate(model, test, train, extractor=None, seed=0, log=print):
             log(f"{direction}: features of the translations and of {len(test[target])} other {target} faces")
             others = train[target][rng.choice(len(train[target]), min(len(train[target]), len(test[target])),
                                               replace=False)]
+            rebuilt = metrics.outputs(model.autoencoder(target), others)
             for name, faces in (("", metrics.features_of(extractor, translated)), ("copy_", features[source]),
-                                ("floor_", metrics.features_of(extractor, others))):
+                                ("floor_", metrics.features_of(extractor, others)),
+                                ("rec_", metrics.features_of(extractor, rebuilt))):
                 mean, std = metrics.kid(faces, features[target], seed=seed)
                 measures[f"{name}kid_x100"] = [100 * mean, 100 * std]
                 measures[f"{name}fid"] = metrics.fid(faces, features[target])
