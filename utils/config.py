@@ -102,9 +102,6 @@ class Config:
                           lambda v: v == "none" or all(p in AUGMENTATIONS for p in v.split(",")))
     r1: float = _train(1.0, "weight of the R1 gradient penalty on real faces (on each face's summed patch logits) "
                             "in each discriminator's loss (0: none, the report's)", *NOT_NEGATIVE)
-    judge_reconstructions: bool = _train(False, "the discriminators also judge each domain's reconstructions, not "
-                                                "only the translations into it (as VAE-GAN and VQGAN train their "
-                                                "decoders): L1 alone teaches a decoder the blurred median face")
     ema: float = _train(0.999, "decay of the moving average of the autoencoders' weights that translation uses "
                                "(0: off, translate with the last weights)", *DECAY)
     w_rec: float = _train(1.0, "weight of L_rec, reconstruction of both domains", *NOT_NEGATIVE)

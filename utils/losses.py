@@ -76,8 +76,7 @@ def judge(discriminator, real, fake, r1):
     r1 = 0: no penalty, one call on both batches.
     """
     if not r1:
-        logits_real, logits_fake = tf.split(discriminator(tf.concat([real, fake], 0), training=True),
-                                             [tf.shape(real)[0], -1])
+        logits_real, logits_fake = tf.split(discriminator(tf.concat([real, fake], 0), training=True), 2)
         return logits_real, logits_fake, 0.0
     real = tf.convert_to_tensor(real)
     with tf.GradientTape() as tape:

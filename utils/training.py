@@ -43,8 +43,8 @@ def make_train_step(model, gen_optimizer, disc_optimizer, average, config, strat
         #    decoder, so batch normalization sees the same mix as at test time);
         # 3. re-encode the translations with the other domain's encoder (L_sem);
         # 4. classify the domain of each embedding through the gradient reversal (L_dann);
-        # 5. each discriminator judges real faces of its domain and translations into it (with
-        #    judge_reconstructions, also its reconstructions), all augmented alike (L_gan, L_disc with R1).
+        # 5. each discriminator judges real faces of its domain and translations into it, both augmented
+        #    alike (L_gan, L_disc with its R1 penalty).
         x, seed = {"real": x_real, "manga": x_manga}, tf.stack([tf.constant(config.seed, tf.int64), step])
         with tf.GradientTape() as gen_tape, tf.GradientTape() as disc_tape:
             emb = {d: encoder[d](x[d], training=True) for d in DOMAINS}
@@ -52,9 +52,8 @@ def make_train_step(model, gen_optimizer, disc_optimizer, average, config, strat
             for d in DOMAINS:
                 rec[d], fake[d] = tf.split(decoder[d](tf.concat([emb[d], emb[OTHER[d]]], 0), training=True), 2)
             emb_again = {d: encoder[OTHER[d]](fake[OTHER[d]], training=True) for d in DOMAINS}
-            not_real = {d: tf.concat([fake[d], rec[d]], 0) if config.judge_reconstructions else fake[d] for d in judged}
             judged_by = {d: losses.judge(model.discriminators[d], augment(x[d], config.augment, seed),
-                                         augment(not_real[d], config.augment, seed + 1), config.r1) for d in judged}
+                                         augment(fake[d], config.augment, seed + 1), config.r1) for d in judged}
 
             terms = {
                 "L_rec": losses.reconstruction_loss(x, rec),
