@@ -68,9 +68,6 @@ class Config:
                                           *FILTERS)
     discriminator_head: str = _model("patch", "pool (one logit per image, the report's) or patch (one per position "
                                               "of the last map)", ("pool", "patch"))
-    discriminator_scales: int = _model(1, "scales each discriminator judges: 1 (the full-size face), 2 adds a "
-                                          "discriminator of the same topology on the face average-pooled to half "
-                                          "size, 3 one on a quarter, and so on", *POSITIVE)
     discriminators: str = _model("both", "which domains get a discriminator: manga (the report's: real->manga "
                                          "translations only) or both", ("manga", "both"))
     spectral_norm: bool = _model(False, "spectral normalization of every discriminator layer (Miyato et al. 2018)")

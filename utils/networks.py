@@ -41,10 +41,6 @@ def check_topology(config):
                 f"{len(config.encoder_private_filters) + len(config.encoder_shared_filters)} encoder layers, so "
                 f"{len(config.decoder_shared_filters) + len(config.decoder_private_filters)} decoder filters "
                 f"(--decoder-shared-filters, --decoder-private-filters) must be one more than that minus 1")
-    disc_factor = 2 ** (config.discriminator_scales - 1 + len(config.discriminator_filters))
-    if config.discriminator_head == "patch" and config.image_size % disc_factor:
-        return (f"--discriminator-scales {config.discriminator_scales}: --image-size {config.image_size} must be a "
-                f"multiple of {disc_factor}, so that each scale's patch map repeats up to the full-size one")
     return None
 
 
@@ -125,39 +121,25 @@ def build_private_decoder(config, domain):
     return keras.Model(inputs, x, name=f"private_decoder_{domain}")
 
 
-def discriminator_trunk(x, config, prefix=""):
-    """Convs of one discriminator scale, then its logits: one per image ("pool", the report's: average-pool the
-    map, dense 1) or one per position of the last map ("patch": a 1x1 conv, so each patch is judged alone)."""
-    name = lambda n: prefix + n  # noqa: E731
-    if config.discriminator_stem:
-        conv = layers.Conv2D(config.discriminator_stem, config.kernel_size, padding="same", name=name("disc_stem_conv"))
-        x = layers.LeakyReLU(0.2, name=name("disc_stem_act"))(maybe_spectral(conv, config.spectral_norm)(x))  # (bs, 64, 64, 16)
-    for i, filters in enumerate(config.discriminator_filters):
-        conv = layers.Conv2D(filters, config.kernel_size, strides=2, padding="same", name=name(f"disc_down{i + 1}_conv"))
-        x = maybe_spectral(conv, config.spectral_norm)(x)
-        x = layers.LeakyReLU(0.2, name=name(f"disc_down{i + 1}_act"))(x)     # down to (bs, 8, 8, 256)
-    if config.discriminator_head == "pool":
-        x = layers.GlobalAveragePooling2D(name=name("disc_pool"))(x)
-        return maybe_spectral(layers.Dense(1, name=name("disc_logit")), config.spectral_norm)(x)            # (bs, 1)
-    return maybe_spectral(layers.Conv2D(1, 1, name=name("disc_patch_logits")), config.spectral_norm)(x)  # (bs, 8, 8, 1)
-
-
 def build_discriminator(config, domain):
-    """Real face of `domain`, or a translation into it? Logits, the last axis one per scale.
+    """Real face of `domain`, or a translation into it? Logits from the last map.
 
-    Scale s > 0 (pix2pixHD's multi-scale discriminator, Wang et al. 2018) is a trunk of its own on the face
-    average-pooled 2^s times: it judges the face's larger shapes, and the pooling hides from it the pixel-level
-    patterns that fool a full-size discriminator. Its patch logits are repeated up to the full-size map, so
-    that each scale weighs the same in the losses' means.
+    "pool" (the report's): average-pool the map, dense 1: one logit per image. "patch": dense 1 applied
+    to each position (a 1x1 conv), so each patch is judged on its own; the losses average.
     """
     x = inputs = keras.Input((config.image_size, config.image_size, 3), name=f"x_{domain}")
-    logits = [discriminator_trunk(x, config)]
-    for s in range(1, config.discriminator_scales):
-        pooled = layers.AveragePooling2D(2 ** s, name=f"scale{s}_pool")(x)
-        y = discriminator_trunk(pooled, config, f"scale{s}_")
-        logits.append(y if config.discriminator_head == "pool" else
-                      layers.UpSampling2D(2 ** s, name=f"scale{s}_repeat")(y))
-    x = logits[0] if len(logits) == 1 else layers.Concatenate(name="disc_scales")(logits)
+    if config.discriminator_stem:
+        conv = layers.Conv2D(config.discriminator_stem, config.kernel_size, padding="same", name="disc_stem_conv")
+        x = layers.LeakyReLU(0.2, name="disc_stem_act")(maybe_spectral(conv, config.spectral_norm)(x))  # (bs, 64, 64, 16)
+    for i, filters in enumerate(config.discriminator_filters):
+        conv = layers.Conv2D(filters, config.kernel_size, strides=2, padding="same", name=f"disc_down{i + 1}_conv")
+        x = maybe_spectral(conv, config.spectral_norm)(x)
+        x = layers.LeakyReLU(0.2, name=f"disc_down{i + 1}_act")(x)         # down to (bs, 8, 8, 256)
+    if config.discriminator_head == "pool":
+        x = layers.GlobalAveragePooling2D(name="disc_pool")(x)
+        x = maybe_spectral(layers.Dense(1, name="disc_logit"), config.spectral_norm)(x)          # (bs, 1)
+    else:
+        x = maybe_spectral(layers.Conv2D(1, 1, name="disc_patch_logits"), config.spectral_norm)(x)  # (bs, 8, 8, 1)
     x = layers.Activation("linear", name="disc_out", dtype=OUT)(x)
     return keras.Model(inputs, x, name=f"discriminator_{domain}")
 
