@@ -84,7 +84,7 @@ class Config:
     epochs: int = _train(3, "passes over the larger training folder", *POSITIVE)
     max_steps: int = _train(0, "stop after this many steps in all (0: no limit); for smoke runs", *NOT_NEGATIVE)
     batch_size: int = _train(16, "images per domain per step", *POSITIVE)
-    learning_rate: float = _train(2e-4, "Adam learning rate of the autoencoders and the domain classifier",
+    learning_rate: float = _train(1e-3, "Adam learning rate of the autoencoders and the domain classifier",
                                   "a positive number", lambda v: v > 0)
     disc_learning_rate: float = _train(4e-4, "Adam learning rate of the discriminators", "a positive number",
                                        lambda v: v > 0)
@@ -102,7 +102,7 @@ class Config:
     ema: float = _train(0.999, "decay of the moving average of the autoencoders' weights that translation uses "
                                "(0: off, translate with the last weights)", *DECAY)
     w_rec: float = _train(1.0, "weight of L_rec, reconstruction of both domains", *NOT_NEGATIVE)
-    w_d: float = _train(0.1, "weight of L_dann, the domain-adversarial loss (scale of the gradient reversal)",
+    w_d: float = _train(0.3, "weight of L_dann, the domain-adversarial loss (scale of the gradient reversal)",
                         *NOT_NEGATIVE)
     w_s: float = _train(0.1, "weight of L_sem, semantic consistency of the embedding", *NOT_NEGATIVE)
     w_g: float = _train(0.3, "weight of L_gan, translations fooling the discriminators", *NOT_NEGATIVE)
