@@ -15,7 +15,7 @@ ROWS = (
     ("copy_kid_x100", "KID x100 of the input copied unchanged", "reference: a translation should score far below"),
     ("floor_kid_x100", "KID x100 of other real faces of the target domain", "reference: the best reachable at this set size"),
     ("rec_kid_x100", "KID x100 of the target's own reconstructions of those faces",
-     "reference: how sharp the target decoder renders its own domain's codes; translations seldom score below"),
+     "reference: what the target decoder makes of real faces of its own domain; far above 0, the decoder limits KID"),
     ("fid", "FID", "lower (biased upwards at small set sizes: compare only with the references below)"),
     ("copy_fid", "FID of the input copied unchanged", "reference"),
     ("floor_fid", "FID of other real faces of the target domain", "reference"),
