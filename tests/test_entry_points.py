@@ -113,8 +113,8 @@ def test_resuming_keeps_the_runs_own_settings_and_records_every_start(trained_ru
     # Going on with another batch size would silently change the run: refused, nothing touched.
     with pytest.raises(SystemExit, match="--batch-size 8: the run in runs/xgan/ was started with --batch-size 4"):
         train_py.main(["--max-steps", "4", "--batch-size", "8"])
-    with pytest.raises(SystemExit, match="--learning-rate 0.001: .* Pass --fresh"):
-        train_py.main(["--max-steps", "4", "--learning-rate", "1e-3"])
+    with pytest.raises(SystemExit, match="--learning-rate 0.003: .* Pass --fresh"):
+        train_py.main(["--max-steps", "4", "--learning-rate", "3e-3"])
     # Without the flag the run goes on at its own batch size; the interval flags may change.
     train_py.main(["--max-steps", "4", "--log-every", "1"])
     assert "resuming from the checkpoint of step 2" in capsys.readouterr().out

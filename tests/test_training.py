@@ -76,9 +76,10 @@ def test_each_optimizer_moves_only_its_own_networks(tiny_config):
     # Real learning rates on both sides: changing one side's rate must change its networks' step and
     # leave the other side's exactly as it was (a gradient or a variable leaking across would show).
     gen, disc = _after_one_step(tiny_config)
-    gen_faster, disc_then = _after_one_step(dataclasses.replace(tiny_config, learning_rate=1e-3))
+    rate, disc_rate = tiny_config.learning_rate, tiny_config.disc_learning_rate
+    gen_faster, disc_then = _after_one_step(dataclasses.replace(tiny_config, learning_rate=3 * rate))
     assert not _same(gen, gen_faster) and _same(disc, disc_then)
-    gen_then, disc_faster = _after_one_step(dataclasses.replace(tiny_config, disc_learning_rate=1e-3))
+    gen_then, disc_faster = _after_one_step(dataclasses.replace(tiny_config, disc_learning_rate=3 * disc_rate))
     assert _same(gen, gen_then) and not _same(disc, disc_faster)
 
 
