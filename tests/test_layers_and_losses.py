@@ -32,6 +32,7 @@ def test_every_loss_term_is_finite_and_the_non_adversarial_ones_non_negative():
     classifier = tf.keras.Sequential([tf.keras.Input((4, 4, 16)), tf.keras.layers.Conv2D(1, 1)])
     logits = tf.constant(rng.normal(size=(2, 4, 4, 1)), tf.float32)
     for value in (losses.reconstruction_loss(_pair(*images[:2]), _pair(*images[2:])),
+                  losses.edge_loss(_pair(*images[:2]), _pair(*images[2:])),
                   losses.domain_adversarial_loss(classifier, _pair(*emb[:2]), 0.1),
                   losses.semantic_loss(_pair(*emb[:2]), _pair(*emb[2:]))):
         assert np.isfinite(value) and value >= 0
@@ -47,6 +48,17 @@ def test_loss_terms_vanish_where_they_should():
     assert losses.reconstruction_loss(_pair(x, x), _pair(x, x)) == 0
     assert float(losses.semantic_loss(_pair(e, e), _pair(e, e))) == pytest.approx(0, abs=1e-6)
     assert float(losses.semantic_loss(_pair(e, e), _pair(-e, -e))) == pytest.approx(4.0)   # opposite: the maximum
+
+
+def test_edge_loss_asks_for_edges_not_for_brightness():
+    # A checkerboard face: a blurred copy keeps its mean but loses its edges; a brighter copy keeps its edges.
+    face = tf.constant(np.indices((8, 8)).sum(0) % 2 * 1.0 - 0.5, tf.float32)[None, :, :, None] * tf.ones((2, 1, 1, 3))
+    blurred, brighter = tf.zeros_like(face), face + 0.6
+    edge = lambda rec: float(losses.edge_loss(_pair(face, face), _pair(rec, rec)))  # noqa: E731
+    assert edge(brighter) == pytest.approx(0, abs=1e-6) and edge(face) == 0 and edge(-face) == 0  # strength only
+    assert edge(blurred) == pytest.approx(4.0)   # |1 - 0| for both directions and both domains
+    assert float(losses.reconstruction_loss(_pair(face, face), _pair(blurred, blurred))) < float(
+        losses.reconstruction_loss(_pair(face, face), _pair(brighter, brighter)))   # where L1 prefers the blur
 
 
 @pytest.mark.parametrize("kind", ["bce", "lsgan", "hinge"])

@@ -102,6 +102,9 @@ class Config:
     ema: float = _train(0.999, "decay of the moving average of the autoencoders' weights that translation uses "
                                "(0: off, translate with the last weights)", *DECAY)
     w_rec: float = _train(1.0, "weight of L_rec, reconstruction of both domains", *NOT_NEGATIVE)
+    w_edge: float = _train(0.0, "weight of the gradient difference loss between each face and its reconstruction "
+                                "(Mathieu et al. 2016: edges as strong as the face's; 0: none, the report's)",
+                           *NOT_NEGATIVE)
     w_d: float = _train(0.3, "weight of L_dann, the domain-adversarial loss (scale of the gradient reversal)",
                         *NOT_NEGATIVE)
     w_s: float = _train(0.1, "weight of L_sem, semantic consistency of the embedding", *NOT_NEGATIVE)

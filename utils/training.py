@@ -14,7 +14,7 @@ from utils.augment import augment
 from utils.ema import MovingAverage
 from utils.networks import DOMAINS
 
-LOSS_NAMES = ("L_rec", "L_dann", "L_sem", "L_gan", "L_gen", "L_disc", "disc_acc")  # L_gen: the weighted sum
+LOSS_NAMES = ("L_rec", "L_edge", "L_dann", "L_sem", "L_gan", "L_gen", "L_disc", "disc_acc")  # L_gen: the weighted sum
 SHOWN = ("L_rec", "L_dann", "L_sem", "L_gan", "disc_acc")  # on the progress bar
 OTHER = {"real": "manga", "manga": "real"}
 QUALITY_TRAIN_FACES = 1000  # per domain, for the classifier of the per-epoch quality measure
@@ -57,11 +57,12 @@ def make_train_step(model, gen_optimizer, disc_optimizer, average, config, strat
 
             terms = {
                 "L_rec": losses.reconstruction_loss(x, rec),
+                "L_edge": losses.edge_loss(x, rec),
                 "L_dann": losses.domain_adversarial_loss(model.domain_classifier, emb, ramp * config.w_d),
                 "L_sem": losses.semantic_loss(emb, emb_again),
                 "L_gan": sum(losses.generator_gan_loss(judged_by[d][1], config.gan_loss) for d in judged),
             }
-            gen_loss = (config.w_rec * terms["L_rec"] + terms["L_dann"]
+            gen_loss = (config.w_rec * terms["L_rec"] + config.w_edge * terms["L_edge"] + terms["L_dann"]
                         + ramp * (config.w_s * terms["L_sem"] + config.w_g * terms["L_gan"]))
             disc_loss = sum(losses.discriminator_loss(real, fake, config.gan_loss) + r1
                             for real, fake, r1 in judged_by.values())
