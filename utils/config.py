@@ -102,7 +102,7 @@ class Config:
     ema: float = _train(0.999, "decay of the moving average of the autoencoders' weights that translation uses "
                                "(0: off, translate with the last weights)", *DECAY)
     w_rec: float = _train(1.0, "weight of L_rec, reconstruction of both domains", *NOT_NEGATIVE)
-    w_edge: float = _train(0.0, "weight of the gradient difference loss between each face and its reconstruction "
+    w_edge: float = _train(1.0, "weight of the gradient difference loss between each face and its reconstruction "
                                 "(Mathieu et al. 2016: edges as strong as the face's; 0: none, the report's)",
                            *NOT_NEGATIVE)
     w_d: float = _train(0.3, "weight of L_dann, the domain-adversarial loss (scale of the gradient reversal)",
@@ -173,7 +173,7 @@ PRESETS = {
         upsample="transposed", discriminator_stem=0, discriminator_filters=(16, 32, 32, 32), discriminator_head="pool",
         discriminators="manga", spectral_norm=False, domain_classifier_units=256,
         batch_size=32, learning_rate=1e-3, disc_learning_rate=1e-3, beta_1=0.9, gan_loss="bce", augment="none", r1=0.0,
-        ema=0.0, w_d=1.0, w_s=1.0, w_g=1.0, warmup_epochs=0.0),
+        ema=0.0, w_edge=0.0, w_d=1.0, w_s=1.0, w_g=1.0, warmup_epochs=0.0),
 }
 
 

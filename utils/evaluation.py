@@ -65,7 +65,8 @@ def evaluate(model, test, train, extractor=None, seed=0, log=print):
         }
         measures["reconstruction_mse"], measures["reconstruction_psnr_db"] = metrics.reconstruction(x, reconstructed)
         if extractor is not None:
-            log(f"{direction}: features of the translations and of {len(test[target])} other {target} faces")
+            log(f"{direction}: features of the translations, of {len(test[target])} other {target} faces and of "
+                f"their reconstructions")
             others = train[target][rng.choice(len(train[target]), min(len(train[target]), len(test[target])),
                                               replace=False)]
             rebuilt = metrics.outputs(model.autoencoder(target), others)
