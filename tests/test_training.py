@@ -69,7 +69,9 @@ def _after_one_step(config):
 
 
 def _same(a, b):
-    return all(np.array_equal(x, y) for x, y in zip(a, b))
+    # Up to float noise: under load the CPU kernels may sum in another order from one run to the next
+    # (CI saw it once); a learning rate or a leak across the optimizers moves weights by about 1e-3.
+    return all(np.allclose(x, y, rtol=0, atol=1e-6) for x, y in zip(a, b))
 
 
 def test_each_optimizer_moves_only_its_own_networks(tiny_config):
