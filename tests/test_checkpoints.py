@@ -142,10 +142,11 @@ def test_sigterm_saves_a_checkpoint_and_exits(train_command, tmp_path):
     process = _start(train_command)
     _wait_for_checkpoint(process, run_dir)
     process.send_signal(signal.SIGTERM)
-    start = time.time()
-    output, _ = process.communicate(timeout=30)
-    assert time.time() - start < 10
+    # No wall-clock bound (CI's loaded machine took 20 s once): the run must stop short of its 60 steps instead.
+    output, _ = process.communicate(timeout=300)
     assert process.returncode == 128 + signal.SIGTERM, output
     assert "SIGTERM received: checkpoint of step" in output
     stopped_at = int(output.split("checkpoint of step ")[1].split()[0])
+    assert stopped_at < 3 * 40 // 2
     assert _checkpoint_steps(run_dir)[-1] == stopped_at
+    assert not os.path.exists(os.path.join(run_dir, "models")), "the run finished instead of stopping"

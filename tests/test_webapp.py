@@ -77,7 +77,7 @@ def server(tmp_path_factory):
             time.sleep(0.5)
     yield url
     process.terminate()
-    process.wait(timeout=10)
+    process.wait(timeout=120)
 
 
 def test_server_translates_an_upload_and_survives_bad_ones(server, tmp_path):
