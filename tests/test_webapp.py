@@ -119,34 +119,47 @@ def test_a_small_file_that_decodes_huge_is_refused_before_decoding(server):
     assert requests.get(server).status_code == 200
 
 
-class _SlowTranslator:
-    """Stands in for the model: each translation takes a second, so concurrent requests overlap."""
+class _HeldTranslator:
+    """Stands in for the model: each translation waits until the test releases it, so requests overlap however
+    slowly a loaded machine sends them."""
 
     def __init__(self, model):
         self.model, self.config = model, model.config
+        self.release = threading.Event()
 
     def translator(self, source, target):
-        def slow(x, training=False):
-            time.sleep(1.0)
+        def held(x, training=False):
+            assert self.release.wait(timeout=120), "never released"
             return self.model.translator(source, target)(x, training=training)
-        return slow
+        return held
 
 
 def test_concurrent_requests_beyond_the_queue_get_503_and_the_rest_are_served(tiny_config):
     from concurrent.futures import ThreadPoolExecutor
     from werkzeug.serving import make_server
     from utils.webapp import MAX_WAITING, create_app
-    app = create_app(_SlowTranslator(build(tiny_config)), faces=None)
+    translator = _HeldTranslator(build(tiny_config))
+    app = create_app(translator, faces=None)
     httpd = make_server("127.0.0.1", 0, app, threaded=True)
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
     url = f"http://127.0.0.1:{httpd.server_port}/translate"
     content = open(MANGA, "rb").read()
+    post = lambda _: requests.post(url, files={"photo": ("m.jpg", content)},  # noqa: E731
+                                   data={"direction": "manga2real"}, timeout=180)
     try:
         with ThreadPoolExecutor(8) as pool:
-            answers = list(pool.map(lambda _: requests.post(url, files={"photo": ("m.jpg", content)},
-                                                            data={"direction": "manga2real"}, timeout=60), range(8)))
+            futures = [pool.submit(post, i) for i in range(8)]
+            # While the first translation is held, all but 1 + MAX_WAITING requests are turned away.
+            deadline = time.time() + 60
+            while sum(f.done() for f in futures) < 7 - MAX_WAITING and time.time() < deadline:
+                time.sleep(0.05)
+            turned_away = [f.result() for f in futures if f.done()]
+            translator.release.set()
+            answers = [f.result() for f in futures]
     finally:
+        translator.release.set()
         httpd.shutdown()
+    assert len(turned_away) == 7 - MAX_WAITING and all(a.status_code == 503 for a in turned_away)
     codes = sorted(a.status_code for a in answers)
     assert codes == [200] * (1 + MAX_WAITING) + [503] * (7 - MAX_WAITING)
     assert all("busy" in a.json()["error"] for a in answers if a.status_code == 503)
