@@ -94,9 +94,12 @@ def test_run_folder_files_open_and_urls_work(tiny_config, tiny_data):
     assert any(tag.startswith("samples") for tag in tags)
 
 
+TOTAL_STEPS = 3 * 40 // 2   # train_command's run
+
+
 @pytest.fixture
 def train_command(tiny_data, tmp_path):
-    """train.py on 40 real faces at batch 2: 20 steps an epoch, 60 in all, a checkpoint every 5."""
+    """train.py on 40 real faces at batch 2: 20 steps an epoch, 60 (TOTAL_STEPS) in all, a checkpoint every 5."""
     write_images(os.path.join(tiny_data, "train1"), 40, 44, 36, seed=5, ext="jpg")
     model_py.main(["--out", str(tmp_path / "models")] + TINY_MODEL_FLAGS)
     return [sys.executable, os.path.join(ROOT, "train.py"), "--models", str(tmp_path / "models"),
@@ -132,9 +135,8 @@ def test_kill_9_then_rerun_ends_with_all_steps(train_command, tmp_path):
     assert rerun.returncode == 0, rerun.stdout + rerun.stderr
     assert f"resuming from the checkpoint of step {killed_at}" in rerun.stdout
     steps = [int(line.split(",")[1]) for line in open(os.path.join(run_dir, "log.csv")).readlines()[1:]]
-    total = 3 * 40 // 2
-    assert steps == list(range(1, total + 1))    # no step lost or logged twice
-    assert _checkpoint_steps(run_dir)[-1] == total
+    assert steps == list(range(1, TOTAL_STEPS + 1))    # no step lost or logged twice
+    assert _checkpoint_steps(run_dir)[-1] == TOTAL_STEPS
 
 
 def test_sigterm_saves_a_checkpoint_and_exits(train_command, tmp_path):
@@ -147,6 +149,6 @@ def test_sigterm_saves_a_checkpoint_and_exits(train_command, tmp_path):
     assert process.returncode == 128 + signal.SIGTERM, output
     assert "SIGTERM received: checkpoint of step" in output
     stopped_at = int(output.split("checkpoint of step ")[1].split()[0])
-    assert stopped_at < 3 * 40 // 2
+    assert stopped_at < TOTAL_STEPS
     assert _checkpoint_steps(run_dir)[-1] == stopped_at
     assert not os.path.exists(os.path.join(run_dir, "models")), "the run finished instead of stopping"

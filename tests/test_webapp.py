@@ -144,20 +144,22 @@ def test_concurrent_requests_beyond_the_queue_get_503_and_the_rest_are_served(ti
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
     url = f"http://127.0.0.1:{httpd.server_port}/translate"
     content = open(MANGA, "rb").read()
-    post = lambda _: requests.post(url, files={"photo": ("m.jpg", content)},  # noqa: E731
-                                   data={"direction": "manga2real"}, timeout=180)
+    def post():
+        return requests.post(url, files={"photo": ("m.jpg", content)}, data={"direction": "manga2real"}, timeout=180)
+
     try:
         with ThreadPoolExecutor(8) as pool:
-            futures = [pool.submit(post, i) for i in range(8)]
-            # While the first translation is held, all but 1 + MAX_WAITING requests are turned away.
-            deadline = time.time() + 60
-            while sum(f.done() for f in futures) < 7 - MAX_WAITING and time.time() < deadline:
-                time.sleep(0.05)
-            turned_away = [f.result() for f in futures if f.done()]
-            translator.release.set()
+            futures = [pool.submit(post) for _ in range(8)]
+            try:
+                # While the first translation is held, all but 1 + MAX_WAITING requests are turned away.
+                deadline = time.time() + 60
+                while sum(f.done() for f in futures) < 7 - MAX_WAITING and time.time() < deadline:
+                    time.sleep(0.05)
+                turned_away = [f.result() for f in futures if f.done()]
+            finally:
+                translator.release.set()  # before the pool waits for the held requests, whatever happened
             answers = [f.result() for f in futures]
     finally:
-        translator.release.set()
         httpd.shutdown()
     assert len(turned_away) == 7 - MAX_WAITING and all(a.status_code == 503 for a in turned_away)
     codes = sorted(a.status_code for a in answers)
