@@ -8,7 +8,7 @@ import tensorflow as tf
 from conftest import tiny_preset
 from utils import data, losses
 from utils.augment import augment
-from utils.networks import build, load
+from utils.networks import DOMAINS, build, load
 from utils.training import fit, make_training
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -83,6 +83,33 @@ def test_each_optimizer_moves_only_its_own_networks(tiny_config):
     assert not _same(gen, gen_faster) and _same(disc, disc_then)
     gen_then, disc_faster = _after_one_step(dataclasses.replace(tiny_config, disc_learning_rate=3 * disc_rate))
     assert _same(gen, gen_then) and not _same(disc, disc_faster)
+
+
+def _after_one_step_decoders_apart(config):
+    model, step = _step(config)
+    step(*_inputs(config))
+    decoders = {id(v) for d in DOMAINS for v in model.decoder(d).trainable_variables}
+    trained = [v for n in [model.xgan, model.domain_classifier, *_discriminators(model)] for v in n.trainable_variables]
+    return ([v.numpy() for v in trained if id(v) not in decoders], [v.numpy() for v in trained if id(v) in decoders])
+
+
+def test_decoder_learning_rate_moves_only_the_decoders(tiny_config):
+    rest, decoders = _after_one_step_decoders_apart(tiny_config)
+    rate = tiny_config.learning_rate
+    # Adam works weight by weight: an Adam of their own at the same rate takes the decoders' same step
+    rest_then, decoders_then = _after_one_step_decoders_apart(dataclasses.replace(tiny_config,
+                                                                                  decoder_learning_rate=rate))
+    assert _same(rest, rest_then) and _same(decoders, decoders_then)
+    rest_then, decoders_faster = _after_one_step_decoders_apart(dataclasses.replace(tiny_config,
+                                                                                    decoder_learning_rate=3 * rate))
+    assert _same(rest, rest_then) and not _same(decoders, decoders_faster)
+
+
+def test_the_decoders_own_optimizer_is_checkpointed(tiny_config, tiny_data):
+    config = dataclasses.replace(tiny_config, decoder_learning_rate=2e-3, max_steps=2)
+    fit(build(config), config, log=lambda line: None)
+    latest = tf.train.latest_checkpoint(os.path.join(config.out, "checkpoints"))
+    assert any(name.startswith("dec_optimizer/") for name, _ in tf.train.list_variables(latest))
 
 
 def test_discriminator_tells_real_manga_from_blurred_copies_after_a_few_steps(tiny_config):

@@ -1,6 +1,6 @@
 """Training state on disk, so that a run killed at any moment goes on where it stopped.
 
-One tf.train.Checkpoint holds every network, both optimizers, the moving average, the step counter and
+One tf.train.Checkpoint holds every network, every optimizer, the moving average, the step counter and
 the training time, managed by tf.train.CheckpointManager (the data stream needs no state: it is fixed by
 the seed and resumes at the step, data.training_dataset). TensorFlow writes a
 checkpoint under temporary names and only then points the `checkpoint` index file at it, so a kill
@@ -21,8 +21,8 @@ class TrainingState:
         self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
         self.seconds = tf.Variable(0.0, dtype=tf.float64, trainable=False, name="seconds")  # training time so far
         self.checkpoint = tf.train.Checkpoint(
-            **model.parts(), gen_optimizer=optimizers[0], disc_optimizer=optimizers[1], average=average,
-            step=self.step, seconds=self.seconds)
+            **model.parts(), **dict(zip(("gen_optimizer", "disc_optimizer", "dec_optimizer"), optimizers)),
+            average=average, step=self.step, seconds=self.seconds)
         self.manager = tf.train.CheckpointManager(
             self.checkpoint, os.path.join(save_dir or run_dir, CHECKPOINT_DIR), max_to_keep=config.keep_checkpoints)
         self.restore_dir = os.path.join(run_dir, CHECKPOINT_DIR)

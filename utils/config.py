@@ -86,6 +86,9 @@ class Config:
     batch_size: int = _train(16, "images per domain per step", *POSITIVE)
     learning_rate: float = _train(1e-3, "Adam learning rate of the autoencoders and the domain classifier",
                                   "a positive number", lambda v: v > 0)
+    decoder_learning_rate: float = _train(0.0, "Adam learning rate of both decoders (shared and private parts), "
+                                               "with an Adam of their own (0: --learning-rate, in the "
+                                               "autoencoders' Adam)", *NOT_NEGATIVE)
     disc_learning_rate: float = _train(4e-4, "Adam learning rate of the discriminators", "a positive number",
                                        lambda v: v > 0)
     beta_1: float = _train(0.5, "Adam beta_1 of every optimizer (the report's: 0.9)", "a number in [0, 1)",

@@ -20,9 +20,10 @@ OTHER = {"real": "manga", "manga": "real"}
 QUALITY_TRAIN_FACES = 1000  # per domain, for the classifier of the per-epoch quality measure
 
 
-def make_train_step(model, gen_optimizer, disc_optimizer, average, config, strategy=None):
+def make_train_step(model, optimizers, average, config, strategy=None):
     """A compiled step that updates the XGAN (and domain classifier) and the discriminators in parallel, then
-    the moving average of the autoencoders' weights (`average`, an ema.MovingAverage).
+    the moving average of the autoencoders' weights (`average`, an ema.MovingAverage). `optimizers`:
+    make_optimizers' (generator, discriminators[, decoders]).
 
     It runs on every replica of `strategy` (by default the current one: one device unless inside a
     tf.distribute scope), each on its share of the global batch; the returned terms are global means.
@@ -31,11 +32,18 @@ def make_train_step(model, gen_optimizer, disc_optimizer, average, config, strat
     encoder = {d: model.encoder(d) for d in DOMAINS}
     decoder = {d: model.decoder(d) for d in DOMAINS}
     judged = networks.gan_domains(config)
+    gen_optimizer, disc_optimizer, *dec_optimizer = optimizers
     gen_vars = model.xgan.trainable_variables + model.domain_classifier.trainable_variables
+    dec_vars = []
+    if dec_optimizer:  # the decoders' weights move to their own Adam
+        own = {id(v) for d in DOMAINS for v in decoder[d].trainable_variables}
+        dec_vars, gen_vars = [v for v in gen_vars if id(v) in own], [v for v in gen_vars if id(v) not in own]
     disc_vars = [v for d in judged for v in model.discriminators[d].trainable_variables]
     with strategy.scope():  # the optimizers' slots next to the weights they update
         gen_optimizer.build(gen_vars)
         disc_optimizer.build(disc_vars)
+        for optimizer in dec_optimizer:
+            optimizer.build(dec_vars)
 
     def replica_step(x_real, x_manga, step, ramp):
         # 1. encode both domains into the shared embedding;
@@ -73,7 +81,11 @@ def make_train_step(model, gen_optimizer, disc_optimizer, average, config, strat
             gen_scaled = gen_optimizer.scale_loss(gen_loss / replicas)
             disc_scaled = disc_optimizer.scale_loss(disc_loss / replicas)
 
-        gen_optimizer.apply_gradients(zip(gen_tape.gradient(gen_scaled, gen_vars), gen_vars))
+        gen_grads = gen_tape.gradient(gen_scaled, gen_vars + dec_vars)
+        gen_optimizer.apply_gradients(zip(gen_grads[:len(gen_vars)], gen_vars))
+        for optimizer in dec_optimizer:  # under float16 its own loss scale: rescaled from the generator's
+            rescale = optimizer.scale_loss(1.0) / gen_optimizer.scale_loss(1.0)
+            optimizer.apply_gradients((g * rescale, v) for g, v in zip(gen_grads[len(gen_vars):], dec_vars))
         disc_optimizer.apply_gradients(zip(disc_tape.gradient(disc_scaled, disc_vars), disc_vars))
         terms["L_gen"], terms["L_disc"] = gen_loss, disc_loss
         terms["disc_acc"] = tf.add_n([losses.discriminator_accuracy(real, fake, config.gan_loss)
@@ -90,22 +102,24 @@ def make_train_step(model, gen_optimizer, disc_optimizer, average, config, strat
 
 
 def make_optimizers(config, strategy=None):
-    """Adam for the generator (with the domain classifier) and for the discriminators, in `strategy`'s scope."""
+    """Adam for the generator (with the domain classifier), for the discriminators and, with
+    --decoder-learning-rate, for the decoders, in `strategy`'s scope."""
+    rates = (config.learning_rate, config.disc_learning_rate) + ((config.decoder_learning_rate,)
+                                                                 if config.decoder_learning_rate else ())
     with (strategy or tf.distribute.get_strategy()).scope():
-        optimizers = (keras.optimizers.Adam(config.learning_rate, beta_1=config.beta_1),
-                      keras.optimizers.Adam(config.disc_learning_rate, beta_1=config.beta_1))
+        optimizers = tuple(keras.optimizers.Adam(rate, beta_1=config.beta_1) for rate in rates)
         if keras.mixed_precision.global_policy().name == "mixed_float16":  # float16 gradients underflow unscaled
             optimizers = tuple(keras.optimizers.LossScaleOptimizer(o) for o in optimizers)
         return optimizers
 
 
 def make_training(model, config, strategy=None):
-    """(train_step, (generator optimizer, discriminator optimizer), moving average), in `strategy`'s scope;
+    """(train_step, make_optimizers' optimizers, moving average), in `strategy`'s scope;
     train_step(x_real, x_manga, step, ramp) with step an int64 and ramp a float32 scalar."""
     optimizers = make_optimizers(config, strategy)
     with (strategy or tf.distribute.get_strategy()).scope():
         average = MovingAverage(model.xgan.weights, config.ema)
-    return make_train_step(model, *optimizers, average, config, strategy), optimizers, average
+    return make_train_step(model, optimizers, average, config, strategy), optimizers, average
 
 
 class TrainingStopped(Exception):
@@ -264,7 +278,7 @@ def _write_summaries(row, optimizers):
     for name in LOSS_NAMES:
         tf.summary.scalar(f"loss/{name}" if name.startswith("L_") else name, row[name], step=row["step"])
     tf.summary.scalar("images_per_s", row["images_per_s"], step=row["step"])
-    for name, optimizer in zip(("generator", "discriminator"), optimizers):
+    for name, optimizer in zip(("generator", "discriminator", "decoders"), optimizers):
         tf.summary.scalar(f"learning_rate/{name}", float(optimizer.learning_rate.numpy()), step=row["step"])
 
 
