@@ -84,7 +84,8 @@ class Config:
     epochs: int = _train(3, "passes over the larger training folder", *POSITIVE)
     max_steps: int = _train(0, "stop after this many steps in all (0: no limit); for smoke runs", *NOT_NEGATIVE)
     batch_size: int = _train(16, "images per domain per step", *POSITIVE)
-    learning_rate: float = _train(1e-3, "Adam learning rate of the autoencoders and the domain classifier",
+    learning_rate: float = _train(1e-3, "Adam learning rate of the autoencoders (their decoders: see "
+                                        "--decoder-learning-rate) and the domain classifier",
                                   "a positive number", lambda v: v > 0)
     decoder_learning_rate: float = _train(0.0, "Adam learning rate of both decoders (shared and private parts), "
                                                "with an Adam of their own (0: --learning-rate, in the "

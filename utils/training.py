@@ -32,17 +32,17 @@ def make_train_step(model, optimizers, average, config, strategy=None):
     encoder = {d: model.encoder(d) for d in DOMAINS}
     decoder = {d: model.decoder(d) for d in DOMAINS}
     judged = networks.gan_domains(config)
-    gen_optimizer, disc_optimizer, *dec_optimizer = optimizers
+    gen_optimizer, disc_optimizer, *dec_optimizers = optimizers  # dec_optimizers: none or one
     gen_vars = model.xgan.trainable_variables + model.domain_classifier.trainable_variables
     dec_vars = []
-    if dec_optimizer:  # the decoders' weights move to their own Adam
+    if dec_optimizers:  # the decoders' weights move to their own Adam
         own = {id(v) for d in DOMAINS for v in decoder[d].trainable_variables}
         dec_vars, gen_vars = [v for v in gen_vars if id(v) in own], [v for v in gen_vars if id(v) not in own]
     disc_vars = [v for d in judged for v in model.discriminators[d].trainable_variables]
     with strategy.scope():  # the optimizers' slots next to the weights they update
         gen_optimizer.build(gen_vars)
         disc_optimizer.build(disc_vars)
-        for optimizer in dec_optimizer:
+        for optimizer in dec_optimizers:
             optimizer.build(dec_vars)
 
     def replica_step(x_real, x_manga, step, ramp):
@@ -83,7 +83,7 @@ def make_train_step(model, optimizers, average, config, strategy=None):
 
         gen_grads = gen_tape.gradient(gen_scaled, gen_vars + dec_vars)
         gen_optimizer.apply_gradients(zip(gen_grads[:len(gen_vars)], gen_vars))
-        for optimizer in dec_optimizer:  # under float16 its own loss scale: rescaled from the generator's
+        for optimizer in dec_optimizers:  # under float16 its own loss scale: rescaled from the generator's
             rescale = optimizer.scale_loss(1.0) / gen_optimizer.scale_loss(1.0)
             optimizer.apply_gradients((g * rescale, v) for g, v in zip(gen_grads[len(gen_vars):], dec_vars))
         disc_optimizer.apply_gradients(zip(disc_tape.gradient(disc_scaled, disc_vars), disc_vars))
