@@ -33,6 +33,7 @@ def test_every_loss_term_is_finite_and_the_non_adversarial_ones_non_negative():
     logits = tf.constant(rng.normal(size=(2, 4, 4, 1)), tf.float32)
     for value in (losses.reconstruction_loss(_pair(*images[:2]), _pair(*images[2:])),
                   losses.edge_loss(_pair(*images[:2]), _pair(*images[2:])),
+                  losses.chroma_loss(_pair(*images[:2]), _pair(*images[2:])),
                   losses.domain_adversarial_loss(classifier, _pair(*emb[:2]), 0.1),
                   losses.semantic_loss(_pair(*emb[:2]), _pair(*emb[2:]))):
         assert np.isfinite(value) and value >= 0
@@ -59,6 +60,18 @@ def test_edge_loss_asks_for_edges_not_for_brightness():
     assert edge(blurred) == pytest.approx(4.0)   # |1 - 0| for both directions and both domains
     assert float(losses.reconstruction_loss(_pair(face, face), _pair(blurred, blurred))) < float(
         losses.reconstruction_loss(_pair(face, face), _pair(brighter, brighter)))   # where L1 prefers the blur
+
+
+def test_chroma_loss_keeps_hue_and_leaves_brightness_and_detail_free():
+    rng = np.random.default_rng(0)
+    face = tf.constant(rng.uniform(-1, 1, (2, 8, 8, 3)), tf.float32)
+    grey = tf.reduce_mean(face, axis=-1, keepdims=True)
+    chroma = lambda translation: float(losses.chroma_loss(_pair(face, face), _pair(translation, translation)))  # noqa: E731
+    assert chroma(face + 0.5) == pytest.approx(0, abs=1e-6)            # brighter: same hue
+    assert chroma(face + grey) == pytest.approx(0, abs=1e-6)           # shading redrawn: same hue
+    blurred = tf.image.resize(tf.nn.avg_pool2d(face, 2, 2, "VALID"), (8, 8), "nearest")   # the 4x4 blocks' means
+    assert chroma(blurred) == pytest.approx(0, abs=1e-6)                # detail within a block: free
+    assert chroma(face[..., ::-1]) > 0.1                                 # red and blue swapped: asked back
 
 
 @pytest.mark.parametrize("kind", ["bce", "lsgan", "hinge"])

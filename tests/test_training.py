@@ -38,7 +38,7 @@ def test_one_step_changes_every_trained_weight(tiny_config):
     model, step = _step(tiny_config)
     gen, disc = _weights([model.xgan]), _weights(_discriminators(model))
     terms = step(*_inputs(tiny_config))
-    assert set(terms) == {"L_rec", "L_edge", "L_dann", "L_sem", "L_gan", "L_gen", "L_disc", "disc_acc"}
+    assert set(terms) == {"L_rec", "L_edge", "L_dann", "L_sem", "L_gan", "L_col", "L_gen", "L_disc", "disc_acc"}
     assert all(np.isfinite(v) for v in terms.values())
     assert all(not np.array_equal(a, b) for a, b in zip(gen, _weights([model.xgan])))
     # every discriminator weight but the last bias, whose hinge-loss gradient is 0 while every logit is
@@ -46,6 +46,14 @@ def test_one_step_changes_every_trained_weight(tiny_config):
     names = [v.path for network in _discriminators(model) for v in network.trainable_variables]
     still = [name for name, a, b in zip(names, disc, _weights(_discriminators(model))) if np.array_equal(a, b)]
     assert still == ["disc_patch_logits/bias"] * len(model.discriminators)
+
+
+def test_chroma_loss_enters_the_generator_loss_at_its_weight(tiny_config):
+    terms = {w_col: {name: float(value) for name, value in
+                     _step(dataclasses.replace(tiny_config, w_col=w_col))[1](*_inputs(tiny_config)).items()}
+             for w_col in (0.0, 0.5)}
+    assert terms[0.0]["L_col"] > 0 and terms[0.5]["L_col"] == pytest.approx(terms[0.0]["L_col"])
+    assert terms[0.5]["L_gen"] - terms[0.0]["L_gen"] == pytest.approx(0.5 * terms[0.0]["L_col"], rel=1e-4)
 
 
 @pytest.mark.parametrize("preset", ["default", "report"])

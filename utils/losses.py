@@ -1,6 +1,7 @@
 """The XGAN's loss terms (report section 3.2; Royer et al. section 3.1, equations 1-5).
 
-Generator: L = w_rec L_rec + w_edge L_edge + w_d L_dann + w_s L_sem + w_g L_gan. Discriminator: its own L_disc.
+Generator: L = w_rec L_rec + w_edge L_edge + w_d L_dann + w_s L_sem + w_g L_gan + w_col L_col.
+Discriminator: its own L_disc.
 Domain labels: real = 0, manga = 1. All means are over the batch, so terms do not grow with it.
 """
 import tensorflow as tf
@@ -31,6 +32,22 @@ def edge_loss(x, rec):
         return tf.abs(a[:, 1:, :] - a[:, :-1, :]), tf.abs(a[:, :, 1:] - a[:, :, :-1])
 
     return sum(tf.reduce_mean(tf.abs(e - e_rec)) for d in x for e, e_rec in zip(edges(x[d]), edges(rec[d])))
+
+
+def chroma_loss(sources, translations, blocks=4):
+    """L_col: L1 between the coarse chroma layout of each face and of its translation, both directions.
+
+    `sources[d]` are the faces that became `translations[d]`. Chroma is each pixel's colour less its grey
+    ((r, g, b) minus their mean), averaged over blocks x blocks blocks: the term keeps hair, skin and
+    background hue where they are and asks nothing of brightness, shading or lines, which the translation
+    must be free to redraw (on whole colours, as AnimeGAN's colour term, it copied the photo:
+    docs/experiments.md f22, f23; on chroma it did not, h1).
+    """
+    def layout(a):
+        a = a - tf.reduce_mean(a, axis=-1, keepdims=True)
+        return tf.nn.avg_pool2d(a, a.shape[1] // blocks, a.shape[1] // blocks, "VALID")
+
+    return sum(tf.reduce_mean(tf.abs(layout(sources[d]) - layout(translations[d]))) for d in translations)
 
 
 def domain_adversarial_loss(domain_classifier, emb, w_d):

@@ -14,7 +14,8 @@ from utils.augment import augment
 from utils.ema import MovingAverage
 from utils.networks import DOMAINS
 
-LOSS_NAMES = ("L_rec", "L_edge", "L_dann", "L_sem", "L_gan", "L_gen", "L_disc", "disc_acc")  # L_gen: the weighted sum
+# L_gen: the weighted sum
+LOSS_NAMES = ("L_rec", "L_edge", "L_dann", "L_sem", "L_gan", "L_col", "L_gen", "L_disc", "disc_acc")
 SHOWN = ("L_rec", "L_dann", "L_sem", "L_gan", "disc_acc")  # on the progress bar
 OTHER = {"real": "manga", "manga": "real"}
 QUALITY_TRAIN_FACES = 1000  # per domain, for the classifier of the per-epoch quality measure
@@ -69,9 +70,11 @@ def make_train_step(model, optimizers, average, config, strategy=None):
                 "L_dann": losses.domain_adversarial_loss(model.domain_classifier, emb, ramp * config.w_d),
                 "L_sem": losses.semantic_loss(emb, emb_again),
                 "L_gan": sum(losses.generator_gan_loss(judged_by[d][1], config.gan_loss) for d in judged),
+                "L_col": losses.chroma_loss({d: x[OTHER[d]] for d in DOMAINS}, fake),
             }
             gen_loss = (config.w_rec * terms["L_rec"] + config.w_edge * terms["L_edge"] + terms["L_dann"]
-                        + ramp * (config.w_s * terms["L_sem"] + config.w_g * terms["L_gan"]))
+                        + ramp * (config.w_s * terms["L_sem"] + config.w_g * terms["L_gan"]
+                                  + config.w_col * terms["L_col"]))
             disc_loss = sum(losses.discriminator_loss(real, fake, config.gan_loss) + r1
                             for real, fake, r1 in judged_by.values())
             # Each replica's loss is the mean over its share of the batch and the optimizers sum the
