@@ -49,7 +49,7 @@ def weights(model):
 def one_step(model, strategy):
     step = make_training(model, config, strategy)[0]
     inputs = next(iter(strategy.experimental_distribute_dataset(tf.data.Dataset.from_tensors(batch))))
-    return {k: float(v) for k, v in step(*inputs, tf.constant(0, tf.int64), tf.constant(1.0)).items()}
+    return {k: float(v) for k, v in step(*inputs, tf.constant(0, tf.int64), tf.constant(1.0), tf.constant(1.0)).items()}
 
 
 with strategy.scope():

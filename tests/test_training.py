@@ -9,7 +9,7 @@ from conftest import tiny_preset
 from utils import data, losses
 from utils.augment import augment
 from utils.networks import DOMAINS, build, load
-from utils.training import fit, make_training
+from utils.training import fit, make_training, weight_ramps
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -18,7 +18,7 @@ def _inputs(config, seed=0, step=0):
     rng = np.random.default_rng(seed)
     shape = (config.batch_size, config.image_size, config.image_size, 3)
     return (tf.constant(rng.uniform(-1, 1, shape), tf.float32), tf.constant(rng.uniform(-1, 1, shape), tf.float32),
-            tf.constant(step, tf.int64), tf.constant(1.0))
+            tf.constant(step, tf.int64), tf.constant(1.0), tf.constant(1.0))
 
 
 def _step(config):
@@ -48,12 +48,22 @@ def test_one_step_changes_every_trained_weight(tiny_config):
     assert still == ["disc_patch_logits/bias"] * len(model.discriminators)
 
 
-def test_chroma_loss_enters_the_generator_loss_at_its_weight(tiny_config):
-    terms = {w_col: {name: float(value) for name, value in
-                     _step(dataclasses.replace(tiny_config, w_col=w_col))[1](*_inputs(tiny_config)).items()}
-             for w_col in (0.0, 0.5)}
-    assert terms[0.0]["L_col"] > 0 and terms[0.5]["L_col"] == pytest.approx(terms[0.0]["L_col"])
-    assert terms[0.5]["L_gen"] - terms[0.0]["L_gen"] == pytest.approx(0.5 * terms[0.0]["L_col"], rel=1e-4)
+def test_chroma_loss_enters_the_generator_loss_at_its_weight_until_switched_off(tiny_config):
+    def terms(w_col, col_ramp=1.0):
+        step = _step(dataclasses.replace(tiny_config, w_col=w_col))[1]
+        return {name: float(value) for name, value in step(*_inputs(tiny_config)[:4], tf.constant(col_ramp)).items()}
+
+    off, on, switched_off = terms(0.0), terms(0.5), terms(0.5, col_ramp=0.0)
+    assert off["L_col"] > 0 and on["L_col"] == pytest.approx(off["L_col"])
+    assert on["L_gen"] - off["L_gen"] == pytest.approx(0.5 * off["L_col"], rel=1e-4)
+    assert switched_off["L_gen"] == pytest.approx(off["L_gen"], rel=1e-6)
+
+
+def test_weight_ramps_warm_up_then_switch_the_chroma_term_off_after_col_epochs(tiny_config):
+    config = dataclasses.replace(tiny_config, warmup_epochs=1.0, col_epochs=2.0)
+    assert [weight_ramps(step, 10, config) for step in (0, 4, 9, 19, 20, 50)] == [
+        (0.1, 0.1), (0.5, 0.5), (1.0, 1.0), (1.0, 1.0), (1.0, 0.0), (1.0, 0.0)]
+    assert weight_ramps(50, 10, dataclasses.replace(config, col_epochs=0.0)) == (1.0, 1.0)
 
 
 @pytest.mark.parametrize("preset", ["default", "report"])
@@ -148,7 +158,8 @@ def test_reconstruction_loss_goes_down_on_a_few_images(tiny_config, tiny_data):
     model, step = _step(config)
     files = data.domain_files(tiny_data, data.TRAIN_FOLDERS)
     batches = iter(data.training_dataset(files, config))
-    history = [float(step(*next(batches), tf.constant(i, tf.int64), tf.constant(1.0))["L_rec"]) for i in range(80)]
+    history = [float(step(*next(batches), tf.constant(i, tf.int64), tf.constant(1.0),
+                          tf.constant(1.0))["L_rec"]) for i in range(80)]
     assert np.mean(history[-10:]) < 0.85 * np.mean(history[:10])
 
 

@@ -115,6 +115,8 @@ class Config:
     w_g: float = _train(0.3, "weight of L_gan, translations fooling the discriminators", *NOT_NEGATIVE)
     w_col: float = _train(0.0, "weight of L_col, the chroma layout (colour less grey, 4x4 block means) kept "
                                "from each face to its translation (0: none, the report's)", *NOT_NEGATIVE)
+    col_epochs: float = _train(0.0, "epochs after which L_col switches off: it anchors each face's colours early, "
+                                    "then leaves the decoders free to draw (0: on all run)", *NOT_NEGATIVE)
     warmup_epochs: float = _train(1.0, "w_d, w_s, w_g and w_col ramp up linearly from 0 over this many epochs",
                                   *NOT_NEGATIVE)
     real_crop: float = _train(1.0, "side of the centred square cut from each real photo, as a fraction of its "

@@ -46,7 +46,7 @@ def make_train_step(model, optimizers, average, config, strategy=None):
         for optimizer in dec_optimizers:
             optimizer.build(dec_vars)
 
-    def replica_step(x_real, x_manga, step, ramp):
+    def replica_step(x_real, x_manga, step, ramp, col_ramp):
         # 1. encode both domains into the shared embedding;
         # 2. decode each embedding with both decoders: reconstructions and translations (one call per
         #    decoder, so batch normalization sees the same mix as at test time);
@@ -73,8 +73,8 @@ def make_train_step(model, optimizers, average, config, strategy=None):
                 "L_col": losses.chroma_loss({d: x[OTHER[d]] for d in DOMAINS}, fake),
             }
             gen_loss = (config.w_rec * terms["L_rec"] + config.w_edge * terms["L_edge"] + terms["L_dann"]
-                        + ramp * (config.w_s * terms["L_sem"] + config.w_g * terms["L_gan"]
-                                  + config.w_col * terms["L_col"]))
+                        + ramp * (config.w_s * terms["L_sem"] + config.w_g * terms["L_gan"])
+                        + col_ramp * config.w_col * terms["L_col"])
             disc_loss = sum(losses.discriminator_loss(real, fake, config.gan_loss) + r1
                             for real, fake, r1 in judged_by.values())
             # Each replica's loss is the mean over its share of the batch and the optimizers sum the
@@ -96,8 +96,8 @@ def make_train_step(model, optimizers, average, config, strategy=None):
         return terms
 
     @tf.function(jit_compile=config.jit_compile and distribute.one_device(strategy))
-    def train_step(x_real, x_manga, step, ramp):
-        terms = strategy.run(replica_step, args=(x_real, x_manga, step, ramp))
+    def train_step(x_real, x_manga, step, ramp, col_ramp):
+        terms = strategy.run(replica_step, args=(x_real, x_manga, step, ramp, col_ramp))
         average.update(step)
         return {name: strategy.reduce(tf.distribute.ReduceOp.MEAN, value, axis=None) for name, value in terms.items()}
 
@@ -118,11 +118,23 @@ def make_optimizers(config, strategy=None):
 
 def make_training(model, config, strategy=None):
     """(train_step, make_optimizers' optimizers, moving average), in `strategy`'s scope;
-    train_step(x_real, x_manga, step, ramp) with step an int64 and ramp a float32 scalar."""
+    train_step(x_real, x_manga, step, ramp, col_ramp) with step an int64 and the ramps (weight_ramps) float32
+    scalars."""
     optimizers = make_optimizers(config, strategy)
     with (strategy or tf.distribute.get_strategy()).scope():
         average = MovingAverage(model.xgan.weights, config.ema)
     return make_train_step(model, optimizers, average, config, strategy), optimizers, average
+
+
+def weight_ramps(step, steps_per_epoch, config):
+    """(ramp, col_ramp): the factors of w_d, w_s, w_g and of w_col at `step`. Both rise linearly from 0 over
+    warmup_epochs; col_ramp drops to 0 after col_epochs (0: never)."""
+    # The autoencoders learn first: alignment pressure on a still meaningless embedding collapses it.
+    warmup_steps = round(config.warmup_epochs * steps_per_epoch)
+    ramp = min(1.0, (step + 1) / warmup_steps) if warmup_steps else 1.0
+    # L_col anchors each face's colours early; after that the decoders may draw more freely (h1o6).
+    colour_on = not config.col_epochs or step < round(config.col_epochs * steps_per_epoch)
+    return ramp, ramp if colour_on else 0.0
 
 
 class TrainingStopped(Exception):
@@ -155,8 +167,6 @@ def fit(model, config, files=None, log=print, fresh=False, strategy=None):
     keras.utils.set_random_seed(config.seed)
     steps = data.steps_per_epoch(files, config)
     total_steps = steps * config.epochs if not config.max_steps else min(config.max_steps, steps * config.epochs)
-    # The autoencoders learn first: alignment pressure on a still meaningless embedding collapses it.
-    warmup_steps = round(config.warmup_epochs * steps)
     train_step, optimizers, average = make_training(model, config, strategy)
     write_dir = distribute.write_dir(config.out, strategy)
     state = checkpoints.TrainingState(model, optimizers, average, config.out, config, save_dir=write_dir)
@@ -188,10 +198,10 @@ def fit(model, config, files=None, log=print, fresh=False, strategy=None):
             sums, count, start = {name: 0.0 for name in LOSS_NAMES}, 0, time.perf_counter()
             epoch_start, epoch_first_step = start, step
             while step < min(epoch * steps, total_steps):
-                ramp = min(1.0, (step + 1) / warmup_steps) if warmup_steps else 1.0
+                ramps = [tf.constant(r, tf.float32) for r in weight_ramps(step, steps, config)]
                 x_real, x_manga = next(batches)
                 terms = {k: float(v) for k, v in train_step(x_real, x_manga, tf.constant(step, tf.int64),
-                                                            tf.constant(ramp, tf.float32)).items()}
+                                                            *ramps).items()}
                 _stop_if_not_finite(terms, step + 1, state)
                 step = int(state.step.assign_add(1))
                 sums, count = {k: sums[k] + terms[k] for k in sums}, count + 1
