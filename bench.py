@@ -29,7 +29,9 @@ TINY = dict(image_size=32, encoder_private_filters=(8, 16), encoder_shared_filte
 
 def in_memory_batch(config):
     shape = (config.batch_size, config.image_size, config.image_size, 3)
-    return tf.random.uniform(shape, -1, 1), tf.random.uniform(shape, -1, 1), tf.constant(0, tf.int64), tf.constant(1.0)
+    # the train step's inputs: both batches, the step, the ramps of the adversarial terms and of L_col
+    return (tf.random.uniform(shape, -1, 1), tf.random.uniform(shape, -1, 1), tf.constant(0, tf.int64),
+            tf.constant(1.0), tf.constant(1.0))
 
 
 def new_step(config, strategy=None):
