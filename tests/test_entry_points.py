@@ -1,7 +1,9 @@
+import importlib
 import json
 import os
 import pathlib
 
+import numpy as np
 import pytest
 from PIL import Image
 
@@ -10,6 +12,8 @@ import model as model_py
 import train as train_py
 import translate as translate_py
 from conftest import TINY_MODEL_FLAGS, write_images
+from utils.networks import load
+from utils.translation import model_inputs
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -157,3 +161,21 @@ def test_every_input_gets_its_own_output_and_no_input_is_overwritten(trained_run
     with pytest.raises(SystemExit, match="holds the input .* Nothing was written; choose another --output"):
         translate_py.main(["--input", str(tmp_path / "a"), "--output", str(tmp_path / "a")])
     assert {p.name: p.read_bytes() for p in (tmp_path / "a").iterdir()} == before
+
+
+def test_compare_faces_puts_each_models_translations_under_their_photos(trained_run, tmp_path):
+    compare_faces = importlib.import_module("docs.compare_faces")
+    photos = [os.path.join("test1", name) for name in sorted(os.listdir("test1"))]
+    models = os.path.join(trained_run, "models")
+    labels, blocks = compare_faces.face_blocks([("a", models), ("b", models)], photos, width=2)
+    model = load(models, how_to_make="")
+    x = np.stack([model_inputs(p, "", "real", model.config)[0][1] for p in photos])
+    y = model.translator("real", "manga").predict(x, verbose=0)
+    assert labels == ["photo", "a", "b"] and [len(block[0]) for block in blocks] == [2, 1]
+    for start, block in zip((0, 2), blocks):
+        np.testing.assert_allclose(block[0], x[start:start + 2])
+        np.testing.assert_allclose(block[2], y[start:start + 2], atol=1e-5)
+    compare_faces.main([f"a={models}", "--photos", *photos, "--output", str(tmp_path / "faces.png")])
+    assert Image.open(tmp_path / "faces.png").size[0] > 0
+    with pytest.raises(SystemExit):
+        compare_faces.main([f"a={models}", "--photos", "test1/missing.jpg"])

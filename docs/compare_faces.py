@@ -1,0 +1,70 @@
+"""The same test photos above their manga translations by several trained models: the README's face figures.
+
+    python docs/compare_faces.py "default 60m=runs/xgan/models" "long 41m=runs/long/models" \
+        --output docs/long_run_faces.png
+
+Each LABEL=MODELS_DIR gives one row under each row of photos; --photos picks the test photos (by default the
+README's 24, chosen for blonde, red, black and grey hair, dark and light skin, turned heads, smiles and glasses).
+"""
+import argparse
+import os
+import sys
+
+import numpy as np
+from matplotlib.figure import Figure
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import utils  # noqa: E402,F401  (quiets TensorFlow's start-up log)
+from utils import images  # noqa: E402
+from utils.networks import ModelNotFoundError, load  # noqa: E402
+from utils.translation import model_inputs  # noqa: E402
+
+README_PHOTOS = [f"test1/{n:06d}.jpg" for n in (
+    3004, 3018, 3021, 3045, 3011, 3030, 3081, 3038, 3043, 3058, 3002, 3027,
+    3096, 3041, 3047, 3061, 3063, 3040, 3087, 3007, 3026, 3012, 3046, 3049)]
+
+
+def face_blocks(models, photos, width):
+    """Row labels and blocks of rows ([-1, 1] images): `width` photos, then each model's translations of them.
+    `models`: [(label, models dir)]."""
+    labels, rows = ["photo"], []
+    for label, models_dir in models:
+        model = load(models_dir, how_to_make="python train.py")
+        x = np.stack([model_inputs(path, "", "real", model.config)[0][1] for path in photos])
+        labels.append(label)
+        rows.append(model.translator("real", "manga").predict(x, verbose=0))
+    return labels, [[part[start:start + width] for part in [x] + rows] for start in range(0, len(x), width)]
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("models", nargs="+", metavar="LABEL=MODELS_DIR")
+    parser.add_argument("--photos", nargs="+", default=README_PHOTOS, help="real photos (default: the README's 24)")
+    parser.add_argument("--width", type=int, default=8, help="photos per block")
+    parser.add_argument("--output", default="faces.png")
+    args = parser.parse_args(argv)
+    if not all("=" in m for m in args.models):
+        parser.error("each model is LABEL=MODELS_DIR, for example long=runs/long/models")
+    missing = [p for p in args.photos if not os.path.isfile(p)]
+    if missing:
+        parser.error(f"no photo {missing[0]}: run it from the repository root, or pass --photos")
+    try:
+        labels, blocks = face_blocks([m.split("=", 1) for m in args.models], args.photos, args.width)
+    except ModelNotFoundError as error:
+        sys.exit(f"error: {error}")
+    figure = Figure(figsize=(1.0 + 0.9 * args.width, 0.9 * len(labels) * len(blocks)), layout="constrained")
+    for i, block in enumerate(blocks):
+        axes = figure.add_subplot(len(blocks), 1, i + 1)
+        axes.imshow(images.to_uint8(images.grid(block)))
+        size = block[0].shape[1] + 2
+        axes.set_yticks([size * j + size / 2 for j in range(len(labels))], labels)
+        axes.set_xticks([])
+        axes.tick_params(length=0)
+        for side in axes.spines.values():
+            side.set_visible(False)
+    figure.savefig(args.output, format="png", dpi=100, bbox_inches="tight")
+    print(f"wrote {args.output}")
+
+
+if __name__ == "__main__":
+    main()
