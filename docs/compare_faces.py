@@ -15,7 +15,7 @@ from matplotlib.figure import Figure
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import utils  # noqa: E402,F401  (quiets TensorFlow's start-up log)
-from utils import images  # noqa: E402
+from utils import images, reading  # noqa: E402
 from utils.networks import ModelNotFoundError, load  # noqa: E402
 from utils.translation import model_inputs  # noqa: E402
 
@@ -24,13 +24,25 @@ README_PHOTOS = [f"test1/{n:06d}.jpg" for n in (
     3096, 3041, 3047, 3061, 3063, 3040, 3087, 3007, 3026, 3012, 3046, 3049)]
 
 
+def photo_inputs(photos, config):
+    """The photos as `config`'s model sees them (as translate.py crops them); UnreadableImage names the file."""
+    x = []
+    for path in photos:
+        try:
+            x.append(model_inputs(path, "", "real", config)[0][1])
+        except reading.UnreadableImage as error:
+            raise reading.UnreadableImage(f"{path}: {error}") from error
+    return np.stack(x)
+
+
 def face_blocks(models, photos, width):
     """Row labels and blocks of rows ([-1, 1] images): `width` photos, then each model's translations of them.
-    `models`: [(label, models dir)]."""
+    `models`: [(label, models dir)]. Each model gets the photos as its own config crops them; the photo row
+    shows them as the last model sees them."""
     labels, rows = ["photo"], []
     for label, models_dir in models:
         model = load(models_dir, how_to_make="python train.py")
-        x = np.stack([model_inputs(path, "", "real", model.config)[0][1] for path in photos])
+        x = photo_inputs(photos, model.config)
         labels.append(label)
         rows.append(model.translator("real", "manga").predict(x, verbose=0))
     return labels, [[part[start:start + width] for part in [x] + rows] for start in range(0, len(x), width)]
@@ -43,6 +55,8 @@ def main(argv=None):
     parser.add_argument("--width", type=int, default=8, help="photos per block")
     parser.add_argument("--output", default="faces.png")
     args = parser.parse_args(argv)
+    if args.width < 1:
+        parser.error(f"--width {args.width}: give the number of photos per block, 1 or more")
     if not all("=" in m for m in args.models):
         parser.error("each model is LABEL=MODELS_DIR, for example long=runs/long/models")
     missing = [p for p in args.photos if not os.path.isfile(p)]
@@ -52,6 +66,8 @@ def main(argv=None):
         labels, blocks = face_blocks([m.split("=", 1) for m in args.models], args.photos, args.width)
     except ModelNotFoundError as error:
         sys.exit(f"error: {error}")
+    except reading.UnreadableImage as error:
+        sys.exit(f"error: {error}. Pass readable images with --photos.")
     figure = Figure(figsize=(1.0 + 0.9 * args.width, 0.9 * len(labels) * len(blocks)), layout="constrained")
     for i, block in enumerate(blocks):
         axes = figure.add_subplot(len(blocks), 1, i + 1)

@@ -163,7 +163,7 @@ def test_every_input_gets_its_own_output_and_no_input_is_overwritten(trained_run
     assert {p.name: p.read_bytes() for p in (tmp_path / "a").iterdir()} == before
 
 
-def test_compare_faces_puts_each_models_translations_under_their_photos(trained_run, tmp_path):
+def test_compare_faces_puts_each_models_translations_under_their_photos(trained_run, tmp_path, capsys):
     compare_faces = importlib.import_module("docs.compare_faces")
     photos = [os.path.join("test1", name) for name in sorted(os.listdir("test1"))]
     models = os.path.join(trained_run, "models")
@@ -179,3 +179,7 @@ def test_compare_faces_puts_each_models_translations_under_their_photos(trained_
     assert Image.open(tmp_path / "faces.png").size[0] > 0
     with pytest.raises(SystemExit):
         compare_faces.main([f"a={models}", "--photos", "test1/missing.jpg"])
+    assert "no photo test1/missing.jpg" in capsys.readouterr().err
+    (tmp_path / "broken.jpg").write_bytes(b"not an image")
+    with pytest.raises(SystemExit, match="broken.jpg: .* Pass readable images with --photos"):
+        compare_faces.main([f"a={models}", "--photos", str(tmp_path / "broken.jpg")])
