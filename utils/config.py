@@ -87,9 +87,9 @@ class Config:
     learning_rate: float = _train(1e-3, "Adam learning rate of the autoencoders (their decoders: see "
                                         "--decoder-learning-rate) and the domain classifier",
                                   "a positive number", lambda v: v > 0)
-    decoder_learning_rate: float = _train(0.0, "Adam learning rate of both decoders (shared and private parts), "
-                                               "with an Adam of their own (0: --learning-rate, in the "
-                                               "autoencoders' Adam)", *NOT_NEGATIVE)
+    decoder_learning_rate: float = _train(2e-3, "Adam learning rate of both decoders (shared and private parts), "
+                                                "with an Adam of their own (0: --learning-rate, in the "
+                                                "autoencoders' Adam, the report's)", *NOT_NEGATIVE)
     disc_learning_rate: float = _train(4e-4, "Adam learning rate of the discriminators", "a positive number",
                                        lambda v: v > 0)
     beta_1: float = _train(0.5, "Adam beta_1 of every optimizer (the report's: 0.9)", "a number in [0, 1)",
@@ -113,9 +113,9 @@ class Config:
                         *NOT_NEGATIVE)
     w_s: float = _train(0.1, "weight of L_sem, semantic consistency of the embedding", *NOT_NEGATIVE)
     w_g: float = _train(0.3, "weight of L_gan, translations fooling the discriminators", *NOT_NEGATIVE)
-    w_col: float = _train(0.0, "weight of L_col, the chroma layout (colour less grey, 4x4 block means) kept "
+    w_col: float = _train(0.1, "weight of L_col, the chroma layout (colour less grey, 4x4 block means) kept "
                                "from each face to its translation (0: none, the report's)", *NOT_NEGATIVE)
-    col_epochs: float = _train(0.0, "epochs after which L_col switches off: it anchors each face's colours early, "
+    col_epochs: float = _train(6.0, "epochs after which L_col switches off: it anchors each face's colours early, "
                                     "then leaves the decoders free to draw (0: on all run)", *NOT_NEGATIVE)
     warmup_epochs: float = _train(1.0, "w_d, w_s, w_g and w_col ramp up linearly from 0 over this many epochs",
                                   *NOT_NEGATIVE)
@@ -181,7 +181,8 @@ PRESETS = {
         upsample="transposed", discriminator_stem=0, discriminator_filters=(16, 32, 32, 32), discriminator_head="pool",
         discriminators="manga", spectral_norm=False, domain_classifier_units=256,
         batch_size=32, learning_rate=1e-3, disc_learning_rate=1e-3, beta_1=0.9, gan_loss="bce", augment="none", r1=0.0,
-        ema=0.0, w_edge=0.0, w_d=1.0, w_s=1.0, w_g=1.0, warmup_epochs=0.0),
+        decoder_learning_rate=0.0, ema=0.0, w_edge=0.0, w_d=1.0, w_s=1.0, w_g=1.0, w_col=0.0, col_epochs=0.0,
+        warmup_epochs=0.0),
 }
 
 
