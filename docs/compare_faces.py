@@ -1,7 +1,7 @@
 """The same test photos above their manga translations by several trained models: the README's face figures.
 
-    python docs/compare_faces.py "default 60m=runs/xgan/models" "long 41m=runs/long/models" \
-        --output docs/long_run_faces.png
+    python docs/compare_faces.py "previous default=runs/old/models" "default=runs/xgan/models" \
+        --output docs/default_faces.png
 
 Each LABEL=MODELS_DIR gives one row under each row of photos; --photos picks the test photos (by default the
 README's 24, chosen for blonde, red, black and grey hair, dark and light skin, turned heads, smiles and glasses).
