@@ -136,7 +136,8 @@ class Config:
     strategy: str = _train("default", "tf.distribute strategy: default (one device), mirrored (every GPU of this "
                                       "machine) or multiworker (the machines in TF_CONFIG); batch_size is global",
                            ("default", "mirrored", "multiworker"))
-    jit_compile: bool = _train(True, "compile the train step with XLA (1.25-1.6x faster on a 2-core CPU, measured); "
+    jit_compile: bool = _train(True, "compile the train step with XLA (1.1x faster on an AVX2 CPU, 1.4x slower on "
+                                     "an AVX-512 one, measured: README, Speed); "
                                      "applies to one device: under mirrored or multiworker the step runs unfused")
     mixed_precision: bool = _train(False, "float16 (GPU, with loss scaling) or bfloat16 (CPU) compute; "
                                           "outputs, losses and saved models stay float32")
