@@ -89,7 +89,7 @@ def _after_one_step(config):
 def _same(a, b):
     # Up to float noise: the CPU kernels may sum in another order from one run to the next, and Adam's first
     # step (about the learning rate times the gradient's sign) turns that noise on a weight whose gradient is
-    # near 0 into a visible change. Measured: 1 weight in a run here, more under CI's load. A learning rate
+    # near 0 into a visible change. Measured: 0 or 1 weight in a run here; CI failed on one. A learning rate
     # or a leak across the optimizers moves every weight that optimizer steps (thousands here), so a few per
     # thousand are noise.
     moved = sum(int(np.sum(np.abs(x - y) > 1e-6)) for x, y in zip(a, b))
