@@ -4,6 +4,7 @@ import sys
 
 import numpy as np
 import pytest
+import tensorflow as tf
 from PIL import Image
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -62,3 +63,12 @@ def tiny_data(tiny_config):
     write_images(os.path.join(root, "test1"), 3, 44, 36, seed=3, ext="jpg")
     write_images(os.path.join(root, "test2"), 3, 32, 32, seed=4)
     return root
+
+
+def assert_saved_moving_average(out, saved):
+    """The saved autoencoders (which translate.py, app.py and export.py load) hold the moving average kept in
+    the run's checkpoint, not the last weights the model trained with."""
+    checkpoint = tf.train.load_checkpoint(os.path.join(out, "checkpoints"))
+    for i, weight in enumerate(saved.xgan.get_weights()):
+        average = checkpoint.get_tensor(f"average/averages/{i}/.ATTRIBUTES/VARIABLE_VALUE")
+        np.testing.assert_array_equal(weight, average)

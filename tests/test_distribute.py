@@ -10,6 +10,7 @@ import keras
 import pytest
 import tensorflow as tf
 
+from conftest import assert_saved_moving_average
 from utils.distribute import set_mixed_precision
 from utils.networks import build, load
 from utils.training import fit
@@ -47,7 +48,8 @@ def mixed_precision():
 def test_mixed_precision_trains_with_finite_losses_and_saves_float32(tiny_config, tiny_data, mixed_precision):
     half = "float16" if tf.config.list_physical_devices("GPU") else "bfloat16"   # what this machine computes in
     assert mixed_precision == f"mixed_{half}"
-    config = dataclasses.replace(tiny_config, max_steps=3, log_every=1, mixed_precision=True, quality_every=0)
+    config = dataclasses.replace(tiny_config, max_steps=3, log_every=1, mixed_precision=True, quality_every=0,
+                                 ema=0.9)
     model = build(config)
     assert model.xgan.get_layer("shared_encoder").get_layer("shared_down1_conv").compute_dtype == half
     rows = fit(model, config, log=lambda line: None)
@@ -55,3 +57,4 @@ def test_mixed_precision_trains_with_finite_losses_and_saves_float32(tiny_config
     saved = load(os.path.join(config.out, "models"), how_to_make="")
     assert keras.mixed_precision.global_policy().name == "float32"
     assert saved.xgan.get_layer("shared_encoder").get_layer("shared_down1_conv").compute_dtype == "float32"
+    assert_saved_moving_average(config.out, saved)  # not the live weights the float32 copy was made from

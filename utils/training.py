@@ -233,11 +233,11 @@ def fit(model, config, files=None, log=print, fresh=False, strategy=None):
                 writer.flush()
             start = time.perf_counter()
 
-    if keras.mixed_precision.global_policy().name != "float32":  # saved models compute in float32
-        keras.mixed_precision.set_global_policy("float32")
-        with strategy.scope():
-            model = networks.rebuild(model)
-    with average.applied():
+    with average.applied():  # the average is in the live model's weights, so a rebuild copies it (mp1)
+        if keras.mixed_precision.global_policy().name != "float32":  # saved models compute in float32
+            keras.mixed_precision.set_global_policy("float32")
+            with strategy.scope():
+                model = networks.rebuild(model)
         model.save(os.path.join(write_dir, "models"))
     distribute.discard(write_dir, strategy)
     log(f"trained models saved in {run('models')}/")
