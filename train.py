@@ -3,7 +3,7 @@
     python train.py                                  # 3 epochs, run folder runs/xgan/
     python train.py --max-steps 20 --out runs/smoke  # a quick check that everything runs
     python train.py --epochs 10                      # go on from the run's checkpoint up to epoch 10
-    python train.py --strategy mirrored --mixed-precision   # every GPU of this machine, float16
+    python train.py --strategy mirrored --mixed-precision true   # every GPU of this machine, float16
     tensorboard --logdir runs/xgan                   # watch it
 
 Rerunning a command goes on from the run folder's latest checkpoint with the run's own settings (only
