@@ -235,7 +235,7 @@ def fit(model, config, files=None, log=print, fresh=False, strategy=None):
 
     with average.applied():  # the average is in the live model's weights, so a rebuild copies it (mp1)
         if keras.mixed_precision.global_policy().name != "float32":  # saved models compute in float32
-            keras.mixed_precision.set_global_policy("float32")
+            distribute.set_mixed_precision(False)
             with strategy.scope():
                 model = networks.rebuild(model)
         model.save(os.path.join(write_dir, "models"))
