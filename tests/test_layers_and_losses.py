@@ -74,6 +74,16 @@ def test_chroma_loss_keeps_hue_and_leaves_brightness_and_detail_free():
     assert chroma(face[..., ::-1]) > 0.1                                 # red and blue swapped: asked back
 
 
+def test_blur_keeps_flat_colour_and_softens_edges_and_the_sharpening_loss_asks_them_back():
+    checker = tf.constant(np.indices((8, 8)).sum(0) % 2 * 1.0 - 0.5, tf.float32)[None, :, :, None] * tf.ones((2, 1, 1, 3))
+    flat = tf.fill((2, 8, 8, 3), 0.3)
+    np.testing.assert_allclose(losses.blur(flat), flat, atol=1e-6)
+    assert float(tf.reduce_max(tf.abs(losses.blur(checker)))) < 0.2 * 0.5          # a pattern of period 2 mostly gone
+    faces = _pair(checker, checker)
+    assert losses.sharpening_loss(faces, faces) == 0
+    assert losses.sharpening_loss(faces, _pair(losses.blur(checker), losses.blur(checker))) > 0.5
+
+
 @pytest.mark.parametrize("kind", ["bce", "lsgan", "hinge"])
 def test_discriminator_targets_real_faces_as_real_and_translations_as_fake(kind):
     confident = tf.fill((4, 1), 10.0) if kind != "lsgan" else tf.fill((4, 1), 1.0)

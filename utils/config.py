@@ -117,6 +117,11 @@ class Config:
                                "from each face to its translation (0: none, the report's)", *NOT_NEGATIVE)
     col_epochs: float = _train(6.0, "epochs after which L_col switches off: it anchors each face's colours early, "
                                     "then leaves the decoders free to draw (0: on all run)", *NOT_NEGATIVE)
+    w_sharp: float = _train(0.0, "weight of L_sharp: half of each batch of faces, blurred and encoded by the other "
+                                 "domain's encoder, drawn back sharp by their own decoder (L1 and edges; 0: none, "
+                                 "the report's)", *NOT_NEGATIVE)
+    sharp_domains: str = _train("manga", "whose faces L_sharp draws back sharp: manga (a blurred manga face through "
+                                         "the real encoder: the real->manga path) or both", ("manga", "both"))
     warmup_epochs: float = _train(1.0, "w_d, w_s, w_g and w_col ramp up linearly from 0 over this many epochs",
                                   *NOT_NEGATIVE)
     real_crop: float = _train(1.0, "side of the centred square cut from each real photo, as a fraction of its "

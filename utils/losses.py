@@ -1,6 +1,6 @@
 """The XGAN's loss terms (report section 3.2; Royer et al. section 3.1, equations 1-5).
 
-Generator: L = w_rec L_rec + w_edge L_edge + w_d L_dann + w_s L_sem + w_g L_gan + w_col L_col.
+Generator: L = w_rec L_rec + w_edge L_edge + w_d L_dann + w_s L_sem + w_g L_gan + w_col L_col + w_sharp L_sharp.
 Discriminator: its own L_disc.
 Domain labels: real = 0, manga = 1. All means are over the batch, so terms do not grow with it.
 """
@@ -32,6 +32,23 @@ def edge_loss(x, rec):
         return tf.abs(a[:, 1:, :] - a[:, :-1, :]), tf.abs(a[:, :, 1:] - a[:, :, :-1])
 
     return sum(tf.reduce_mean(tf.abs(e - e_rec)) for d in x for e, e_rec in zip(edges(x[d]), edges(rec[d])))
+
+
+def blur(x, sigma=1.0):
+    """Each channel blurred by a Gaussian of `sigma` pixels (5x5 taps), edges padded by reflection: a face as
+    blurry as the translations the decoders draw before they learn to draw sharp (L_sharp's input)."""
+    taps = tf.exp(-tf.square(tf.range(-2.0, 3.0)) / (2 * sigma ** 2))
+    kernel = taps[:, None] * taps[None, :] / tf.square(tf.reduce_sum(taps))
+    kernel = tf.tile(kernel[:, :, None, None], [1, 1, x.shape[-1], 1])
+    return tf.nn.depthwise_conv2d(tf.pad(x, [[0, 0], [2, 2], [2, 2], [0, 0]], "REFLECT"), kernel, [1] * 4, "VALID")
+
+
+def sharpening_loss(faces, drawn):
+    """L_sharp: L1 and edges (as L_rec + L_edge) between faces and `drawn`, where drawn[d] is the decoder of d
+    applied to the other domain's encoding of faces[d] blurred (`blur`). A supervised pair for the translation
+    path into d: from a soft, painted-looking input (what the translations look like early) to a sharp face of
+    d, which L_rec on its own domain's codes never asks of that path."""
+    return reconstruction_loss(faces, drawn) + edge_loss(faces, drawn)
 
 
 def chroma_loss(sources, translations, blocks=4):

@@ -15,7 +15,7 @@ from utils.ema import MovingAverage
 from utils.networks import DOMAINS
 
 # L_gen: the weighted sum
-LOSS_NAMES = ("L_rec", "L_edge", "L_dann", "L_sem", "L_gan", "L_col", "L_gen", "L_disc", "disc_acc")
+LOSS_NAMES = ("L_rec", "L_edge", "L_dann", "L_sem", "L_gan", "L_col", "L_sharp", "L_gen", "L_disc", "disc_acc")
 SHOWN = ("L_rec", "L_dann", "L_sem", "L_gan", "disc_acc")  # on the progress bar
 OTHER = {"real": "manga", "manga": "real"}
 QUALITY_TRAIN_FACES = 1000  # per domain, for the classifier of the per-epoch quality measure
@@ -33,6 +33,7 @@ def make_train_step(model, optimizers, average, config, strategy=None):
     encoder = {d: model.encoder(d) for d in DOMAINS}
     decoder = {d: model.decoder(d) for d in DOMAINS}
     judged = networks.gan_domains(config)
+    sharpened = (DOMAINS if config.sharp_domains == "both" else ("manga",)) if config.w_sharp else ()
     gen_optimizer, disc_optimizer, *dec_optimizers = optimizers  # dec_optimizers: none or one
     gen_vars = model.xgan.trainable_variables + model.domain_classifier.trainable_variables
     dec_vars = []
@@ -50,7 +51,8 @@ def make_train_step(model, optimizers, average, config, strategy=None):
         # 1. encode both domains into the shared embedding;
         # 2. decode each embedding with both decoders: reconstructions and translations (one call per
         #    decoder, so batch normalization sees the same mix as at test time);
-        # 3. re-encode the translations with the other domain's encoder (L_sem);
+        # 3. re-encode the translations with the other domain's encoder (L_sem); with w_sharp, half of the
+        #    faces blurred, encoded by the other domain's encoder and drawn by their own decoder (L_sharp);
         # 4. classify the domain of each embedding through the gradient reversal (L_dann);
         # 5. each discriminator judges real faces of its domain and translations into it, both augmented
         #    alike (L_gan, L_disc with its R1 penalty).
@@ -61,6 +63,9 @@ def make_train_step(model, optimizers, average, config, strategy=None):
             for d in DOMAINS:
                 rec[d], fake[d] = tf.split(decoder[d](tf.concat([emb[d], emb[OTHER[d]]], 0), training=True), 2)
             emb_again = {d: encoder[OTHER[d]](fake[OTHER[d]], training=True) for d in DOMAINS}
+            half = {d: x[d][:tf.shape(x[d])[0] // 2] for d in sharpened}
+            sharp = {d: decoder[d](encoder[OTHER[d]](losses.blur(half[d]), training=True), training=True)
+                     for d in half}
             judged_by = {d: losses.judge(model.discriminators[d], augment(x[d], config.augment, seed),
                                          augment(fake[d], config.augment, seed + 1), config.r1) for d in judged}
 
@@ -71,10 +76,11 @@ def make_train_step(model, optimizers, average, config, strategy=None):
                 "L_sem": losses.semantic_loss(emb, emb_again),
                 "L_gan": sum(losses.generator_gan_loss(judged_by[d][1], config.gan_loss) for d in judged),
                 "L_col": losses.chroma_loss({d: x[OTHER[d]] for d in DOMAINS}, fake),
+                "L_sharp": losses.sharpening_loss(half, sharp) if half else tf.zeros([]),
             }
             gen_loss = (config.w_rec * terms["L_rec"] + config.w_edge * terms["L_edge"] + terms["L_dann"]
                         + ramp * (config.w_s * terms["L_sem"] + config.w_g * terms["L_gan"])
-                        + col_ramp * config.w_col * terms["L_col"])
+                        + col_ramp * config.w_col * terms["L_col"] + ramp * config.w_sharp * terms["L_sharp"])
             disc_loss = sum(losses.discriminator_loss(real, fake, config.gan_loss) + r1
                             for real, fake, r1 in judged_by.values())
             # Each replica's loss is the mean over its share of the batch and the optimizers sum the
