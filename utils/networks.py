@@ -164,9 +164,14 @@ def build_domain_classifier(config):
     return keras.Model(inputs, x, name="domain_classifier")
 
 
+def chosen_domains(choice):
+    """The domains a "manga" or "both" flag names."""
+    return DOMAINS if choice == "both" else ("manga",)
+
+
 def gan_domains(config):
     """The domains whose translations a discriminator judges."""
-    return DOMAINS if config.discriminators == "both" else ("manga",)
+    return chosen_domains(config.discriminators)
 
 
 def build_xgan(config):

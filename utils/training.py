@@ -33,7 +33,7 @@ def make_train_step(model, optimizers, average, config, strategy=None):
     encoder = {d: model.encoder(d) for d in DOMAINS}
     decoder = {d: model.decoder(d) for d in DOMAINS}
     judged = networks.gan_domains(config)
-    sharpened = (DOMAINS if config.sharp_domains == "both" else ("manga",)) if config.w_sharp else ()
+    sharpened = networks.chosen_domains(config.sharp_domains) if config.w_sharp else ()
     gen_optimizer, disc_optimizer, *dec_optimizers = optimizers  # dec_optimizers: none or one
     gen_vars = model.xgan.trainable_variables + model.domain_classifier.trainable_variables
     dec_vars = []
