@@ -4,7 +4,8 @@
     python export.py --models runs/other/models --out exported_other
 Writes real2manga.keras, manga2real.keras (Keras) and real2manga/, manga2real/ (TensorFlow SavedModel,
 signature "serve"). Each takes a batch of uint8 images [batch, height, width, 3] of any size, cuts the
-centred square, and returns the 64x64 uint8 translations.
+centred square (of photos, the part of it the run was trained on: --real-crop), and returns the 64x64 uint8
+translations.
 """
 import argparse
 import os

@@ -9,17 +9,21 @@ import os
 import keras
 from keras import layers
 
+from utils.data import crop_for
 from utils.networks import DIRECTIONS
 
 
 def uint8_translator(model, source, target):
     config = model.config
-    if config.real_crop != 1.0:
-        raise ValueError(f"export builds the centred square crop in (--real-crop 1.0); these models were trained "
-                         f"with --real-crop {config.real_crop}, which stock Keras layers cannot express.")
+    size, crop = config.image_size, crop_for(source, config)
     images = keras.Input((None, None, 3), dtype="uint8", name="images")
-    x = layers.Resizing(config.image_size, config.image_size, crop_to_aspect_ratio=True, antialias=True,
-                        name="centred_square")(images)
+    # translate.py cuts the centred square of side crop * min(H, W) and resizes it to size. Stock layers say the
+    # same the other way round: the centred square resized to size / crop, then its centred size x size, with
+    # size / crop rounded to whole pixels (--real-crop 0.75 at 64: 85 pixels, a crop of 0.753 instead of 0.75).
+    scaled = round(size / crop)
+    x = layers.Resizing(scaled, scaled, crop_to_aspect_ratio=True, antialias=True, name="centred_square")(images)
+    if scaled != size:
+        x = layers.CenterCrop(size, size, name="crop")(x)
     x = layers.Rescaling(1 / 127.5, offset=-1.0, name="to_minus_one_one")(x)
     y = model.translator(source, target)(x, training=False)  # always inference: batch statistics of one image are noise
     y = layers.Rescaling(127.5, offset=128.0, name="to_0_255")(y)  # +0.5 so that the cast below rounds
