@@ -119,11 +119,12 @@ def test_resuming_keeps_the_runs_own_settings_and_records_every_start(trained_ru
         train_py.main(["--max-steps", "4", "--batch-size", "8"])
     with pytest.raises(SystemExit, match="--learning-rate 0.003: .* Pass --fresh"):
         train_py.main(["--max-steps", "4", "--learning-rate", "3e-3"])
-    # Without the flag the run goes on at its own batch size; the interval flags may change.
-    train_py.main(["--max-steps", "4", "--log-every", "1"])
+    # Without the flag the run goes on at its own batch size; the interval flags and the decay's length,
+    # which is counted back from the command's own end, may change.
+    train_py.main(["--max-steps", "4", "--log-every", "1", "--decay-epochs", "1"])
     assert "resuming from the checkpoint of step 2" in capsys.readouterr().out
     settings = json.load(open(os.path.join(trained_run, "config.json")))
-    assert settings["batch_size"] == 4 and settings["max_steps"] == 4 and settings["log_every"] == 1
+    assert (settings["batch_size"], settings["max_steps"], settings["log_every"], settings["decay_epochs"]) == (4, 4, 1, 1)
     starts = json.load(open(os.path.join(trained_run, "starts.json")))
     assert [(s["from_step"], s["settings"]["max_steps"]) for s in starts] == [(0, 2), (2, 4)]
     # --fresh starts over with the new value

@@ -9,7 +9,7 @@ from conftest import assert_saved_moving_average, tiny_preset
 from utils import data, losses
 from utils.augment import augment
 from utils.networks import DOMAINS, build, load
-from utils.training import fit, make_training, weight_ramps
+from utils.training import fit, make_training, rate_factor, weight_ramps
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -77,6 +77,21 @@ def test_weight_ramps_warm_up_then_switch_the_chroma_term_off_after_col_epochs(t
     assert [weight_ramps(step, 10, config) for step in (0, 4, 9, 19, 20, 50)] == [
         (0.1, 0.1), (0.5, 0.5), (1.0, 1.0), (1.0, 1.0), (1.0, 0.0), (1.0, 0.0)]
     assert weight_ramps(50, 10, dataclasses.replace(config, col_epochs=0.0)) == (1.0, 1.0)
+
+
+def test_learning_rates_fall_linearly_to_0_over_the_last_decay_epochs(tiny_config, tiny_data):
+    config = dataclasses.replace(tiny_config, decay_epochs=2.0)
+    assert [rate_factor(step, 50, 10, config) for step in (0, 30, 40, 45, 49)] == [1.0, 1.0, 0.5, 0.25, 0.05]
+    assert rate_factor(49, 50, 10, dataclasses.replace(config, decay_epochs=0.0)) == 1.0
+    # in a run: the rates of the last step (3 steps an epoch, 2 epochs, all decayed) are a sixth of the base rates
+    config = dataclasses.replace(config, epochs=2, decoder_learning_rate=2e-3)
+    fit(build(config), config, log=lambda line: None)
+    latest = tf.train.load_checkpoint(tf.train.latest_checkpoint(os.path.join(config.out, "checkpoints")))
+    rates = {name.split("/")[0]: latest.get_tensor(name) for name in latest.get_variable_to_shape_map()
+             if "optimizer/" in name and "learning_rate" in name}
+    base = {"gen_optimizer": config.learning_rate, "disc_optimizer": config.disc_learning_rate,
+            "dec_optimizer": config.decoder_learning_rate}
+    assert rates == pytest.approx({name: rate / 6 for name, rate in base.items()})
 
 
 @pytest.mark.parametrize("preset", ["default", "report"])

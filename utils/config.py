@@ -122,6 +122,8 @@ class Config:
                                  "the report's)", *NOT_NEGATIVE)
     sharp_domains: str = _train("manga", "whose faces L_sharp draws back sharp: manga (a blurred manga face through "
                                          "the real encoder: the real->manga path) or both", ("manga", "both"))
+    decay_epochs: float = _train(0.0, "every learning rate falls linearly to 0 over the last this many epochs "
+                                      "before --epochs (CycleGAN's schedule; 0: constant rates)", *NOT_NEGATIVE)
     warmup_epochs: float = _train(1.0, "w_d, w_s, w_g and w_col ramp up linearly from 0 over this many epochs",
                                   *NOT_NEGATIVE)
     real_crop: float = _train(1.0, "side of the centred square cut from each real photo, as a fraction of its "

@@ -18,10 +18,11 @@ from utils.config import Config, flag
 STARTS = "starts.json"
 RUN_FILES = ("config.json", STARTS, "log.csv", "loss_curves.png", "samples", "tensorboard", "models",
              checkpoints.CHECKPOINT_DIR)
-# Flags a run may change when it goes on: how long, how often it logs, checks and measures, and how it is
-# executed. Every other setting changes what the run trains, so the run's own saved value stays.
-MAY_CHANGE = ("epochs", "max_steps", "log_every", "checkpoint_every", "keep_checkpoints", "sample_count",
-              "quality_every", "quality_features", "strategy", "jit_compile")
+# Flags a run may change when it goes on: how long (and so over which last epochs the rates fall), how often
+# it logs, checks and measures, and how it is executed. Every other setting changes what the run trains, so
+# the run's own saved value stays.
+MAY_CHANGE = ("epochs", "max_steps", "decay_epochs", "log_every", "checkpoint_every", "keep_checkpoints",
+              "sample_count", "quality_every", "quality_features", "strategy", "jit_compile")
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 

@@ -110,13 +110,17 @@ def make_train_step(model, optimizers, average, config, strategy=None):
     return train_step
 
 
+def learning_rates(config):
+    """The base rates of make_optimizers' optimizers, in their order."""
+    return (config.learning_rate, config.disc_learning_rate) + ((config.decoder_learning_rate,)
+                                                                if config.decoder_learning_rate else ())
+
+
 def make_optimizers(config, strategy=None):
     """Adam for the generator (with the domain classifier), for the discriminators and, with
     --decoder-learning-rate, for the decoders, in `strategy`'s scope."""
-    rates = (config.learning_rate, config.disc_learning_rate) + ((config.decoder_learning_rate,)
-                                                                 if config.decoder_learning_rate else ())
     with (strategy or tf.distribute.get_strategy()).scope():
-        optimizers = tuple(keras.optimizers.Adam(rate, beta_1=config.beta_1) for rate in rates)
+        optimizers = tuple(keras.optimizers.Adam(rate, beta_1=config.beta_1) for rate in learning_rates(config))
         if keras.mixed_precision.global_policy().name == "mixed_float16":  # float16 gradients underflow unscaled
             optimizers = tuple(keras.optimizers.LossScaleOptimizer(o) for o in optimizers)
         return optimizers
@@ -141,6 +145,13 @@ def weight_ramps(step, steps_per_epoch, config):
     # L_col anchors each face's colours early; after that the decoders may draw more freely (h1o6).
     colour_on = not config.col_epochs or step < round(config.col_epochs * steps_per_epoch)
     return ramp, ramp if colour_on else 0.0
+
+
+def rate_factor(step, total_steps, steps_per_epoch, config):
+    """The factor of every learning rate at `step`: 1, then falling linearly to 0 at total_steps over the last
+    decay_epochs (0: always 1)."""
+    decay_steps = round(config.decay_epochs * steps_per_epoch)
+    return min(1.0, (total_steps - step) / decay_steps) if decay_steps else 1.0
 
 
 class TrainingStopped(Exception):
@@ -205,6 +216,8 @@ def fit(model, config, files=None, log=print, fresh=False, strategy=None):
             epoch_start, epoch_first_step = start, step
             while step < min(epoch * steps, total_steps):
                 ramps = [tf.constant(r, tf.float32) for r in weight_ramps(step, steps, config)]
+                for optimizer, rate in zip(optimizers, learning_rates(config)):
+                    optimizer.learning_rate = rate * rate_factor(step, total_steps, steps, config)
                 x_real, x_manga = next(batches)
                 terms = {k: float(v) for k, v in train_step(x_real, x_manga, tf.constant(step, tf.int64),
                                                             *ramps).items()}
