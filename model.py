@@ -2,6 +2,7 @@
 
     python model.py                      # this project's topology and training settings, saved in models/
     python model.py --preset report      # the report's topology and settings (README: report vs. this project)
+    python model.py --preset long        # then python train.py: the long run, 24 epochs into runs/long/
     python model.py --norm instance --seed 3 --out models_in
 A preset sets topology and training settings alike (train.py reads them from the saved config.json);
 flags given beside it override it.

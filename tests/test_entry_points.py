@@ -133,6 +133,16 @@ def test_resuming_keeps_the_runs_own_settings_and_records_every_start(trained_ru
     assert [(s["from_step"], s["settings"]["batch_size"]) for s in starts] == [(0, 8)]
 
 
+def test_long_preset_starts_a_cropped_run_of_its_own_beside_the_default_run(trained_run):
+    model_py.main(["--preset", "long", "--out", "models"] + TINY_MODEL_FLAGS)
+    train_py.main(["--max-steps", "2", "--batch-size", "4", "--quality-every", "0"])
+    settings = json.load(open(os.path.join("runs", "long", "config.json")))
+    assert (settings["real_crop"], settings["epochs"], settings["jit_compile"]) == (0.75, 24, False)
+    assert os.path.isdir(os.path.join("runs", "long", "models"))
+    default_starts = json.load(open(os.path.join(trained_run, "starts.json")))
+    assert [s["settings"]["real_crop"] for s in default_starts] == [1.0]  # the default run was not touched
+
+
 def test_fresh_deletes_only_a_marked_run_folder_and_never_the_project_or_the_models(trained_run, tmp_path):
     with pytest.raises(SystemExit, match="is the project's own folder"):
         train_py.main(["--out", ROOT, "--fresh"])

@@ -191,6 +191,10 @@ PRESETS = {
         batch_size=32, learning_rate=1e-3, disc_learning_rate=1e-3, beta_1=0.9, gan_loss="bce", augment="none", r1=0.0,
         decoder_learning_rate=0.0, ema=0.0, w_edge=0.0, w_d=1.0, w_s=1.0, w_g=1.0, w_col=0.0, col_epochs=0.0,
         warmup_epochs=0.0),
+    # The best measured run within the hour (README, What to expect): the photos cut so that the face fills the
+    # frame as a manga face does, 24 epochs; the plain function, faster than XLA on AVX-512 CPUs. A run folder
+    # of its own, so that it never goes on from the default run's checkpoints with their settings.
+    "long": dict(real_crop=0.75, epochs=24, jit_compile=False, out="runs/long"),
 }
 
 
