@@ -216,6 +216,7 @@ def fit(model, config, files=None, log=print, fresh=False, strategy=None):
             epoch_start, epoch_first_step = start, step
             while step < min(epoch * steps, total_steps):
                 ramps = [tf.constant(r, tf.float32) for r in weight_ramps(step, steps, config)]
+                # every step, decay or not: the rates are checkpointed, and a run may go on with another decay
                 for optimizer, rate in zip(optimizers, learning_rates(config)):
                     optimizer.learning_rate = rate * rate_factor(step, total_steps, steps, config)
                 x_real, x_manga = next(batches)
