@@ -2,16 +2,15 @@
 
     python model.py                      # this project's topology and training settings, saved in models/
     python model.py --preset report      # the report's topology and settings (README: report vs. this project)
-    python model.py --preset long        # then python train.py: the long run, 24 epochs into runs/long/
+    python model.py --preset long        # then python train.py: the long run, 42 epochs into runs/long/
     python model.py --norm instance --seed 3 --out models_in
 A preset sets topology and training settings alike (train.py reads them from the saved config.json);
 flags given beside it override it.
 """
 import argparse
-import dataclasses
 
 import utils  # noqa: F401  (quiets TensorFlow's start-up log)
-from utils.config import PRESETS, Config, add_config_flags, apply_flags
+from utils.config import PRESETS, add_config_flags, apply_flags, preset
 from utils.networks import build, check_topology
 
 
@@ -23,7 +22,7 @@ def main(argv=None):
                         help="topology and training settings to start from (default: default)")
     add_config_flags(parser, "model")
     args = parser.parse_args(argv)
-    config = apply_flags(dataclasses.replace(Config(), **PRESETS[args.preset]), args, "model")
+    config = apply_flags(preset(args.preset), args, "model")
     problem = check_topology(config)
     if problem:
         parser.error(problem)

@@ -1,4 +1,5 @@
 """tf.distribute and mixed precision: the same train step on one device, two devices and a one-worker cluster."""
+import argparse
 import dataclasses
 import json
 import math
@@ -11,7 +12,8 @@ import pytest
 import tensorflow as tf
 
 from conftest import assert_saved_moving_average
-from utils.distribute import set_mixed_precision
+from utils.config import Config, add_config_flags
+from utils.distribute import fast_mixed_precision, set_mixed_precision
 from utils.networks import build, load
 from utils.training import fit
 
@@ -37,6 +39,24 @@ def test_mirrored_step_on_two_devices_equals_one_device_step():
 def test_multiworker_step_runs_with_a_one_worker_cluster():
     result = _run("multiworker")
     assert result["replicas"] == 1 and all(math.isfinite(v) for v in result["terms"].values())
+
+
+def test_auto_precision_is_on_only_where_the_cpu_computes_bfloat16(tmp_path, monkeypatch):
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text("processor\t: 0\nflags\t\t: fpu avx2 avx512f avx512_vnni\n")
+    assert not fast_mixed_precision(str(cpuinfo))  # AVX-512 without bfloat16: emulated, 4x slower
+    for native in ("avx512_bf16", "amx_bf16"):
+        cpuinfo.write_text(f"processor\t: 0\nflags\t\t: fpu avx2 avx512f {native} amx_tile\n")
+        assert fast_mixed_precision(str(cpuinfo))
+    assert not fast_mixed_precision(str(tmp_path / "missing"))
+    import utils.config
+    parser = argparse.ArgumentParser()
+    add_config_flags(parser, "train")
+    for here in (True, False):
+        monkeypatch.setattr(utils.config, "fast_mixed_precision", lambda here=here: here)
+        assert parser.parse_args(["--mixed-precision", "auto"]).mixed_precision is here  # saved as true or false
+    assert parser.parse_args(["--mixed-precision", "off"]).mixed_precision is False
+    assert type(Config().mixed_precision) is bool
 
 
 @pytest.fixture

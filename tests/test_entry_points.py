@@ -12,6 +12,7 @@ import model as model_py
 import train as train_py
 import translate as translate_py
 from conftest import TINY_MODEL_FLAGS, write_images
+from utils.distribute import fast_mixed_precision
 from utils.networks import load
 from utils.translation import model_inputs
 
@@ -137,7 +138,8 @@ def test_long_preset_starts_a_cropped_run_of_its_own_beside_the_default_run(trai
     model_py.main(["--preset", "long", "--out", "models"] + TINY_MODEL_FLAGS)
     train_py.main(["--max-steps", "2", "--batch-size", "4", "--quality-every", "0"])
     settings = json.load(open(os.path.join("runs", "long", "config.json")))
-    assert (settings["real_crop"], settings["epochs"], settings["jit_compile"]) == (0.75, 24, False)
+    assert (settings["real_crop"], settings["epochs"], settings["decay_epochs"]) == (0.75, 42, 14)
+    assert settings["mixed_precision"] is fast_mixed_precision()  # "auto" saved as what it is on this machine
     assert os.path.isdir(os.path.join("runs", "long", "models"))
     default_starts = json.load(open(os.path.join(trained_run, "starts.json")))
     assert [s["settings"]["real_crop"] for s in default_starts] == [1.0]  # the default run was not touched

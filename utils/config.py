@@ -12,20 +12,24 @@ from dataclasses import dataclass, field
 
 import tensorflow as tf
 
+from utils.distribute import fast_mixed_precision
 
-def _field(group, default, help, allowed=None, check=None):
-    """A config field; `check(value)` says whether a value is allowed and `allowed` says so in words."""
+
+def _field(group, default, help, allowed=None, check=None, parse=None):
+    """A config field; `check(value)` says whether a value is allowed and `allowed` says so in words; `parse`
+    turns a flag's text into the value (default: by the default's type)."""
     if allowed is not None and check is None:  # a list of choices
         allowed, check = " or ".join(allowed), (lambda v, choices=tuple(allowed): v in choices)
-    return field(default=default, metadata={"group": group, "help": help, "allowed": allowed, "check": check})
+    return field(default=default, metadata={"group": group, "help": help, "allowed": allowed, "check": check,
+                                            "parse": parse})
 
 
 def _model(default, help, allowed=None, check=None):
     return _field("model", default, help, allowed, check)
 
 
-def _train(default, help, allowed=None, check=None):
-    return _field("train", default, help, allowed, check)
+def _train(default, help, allowed=None, check=None, parse=None):
+    return _field("train", default, help, allowed, check, parse)
 
 
 POSITIVE = ("a positive whole number", lambda v: v > 0)
@@ -147,7 +151,10 @@ class Config:
                                      "an AVX-512 one, measured: README, Speed); "
                                      "applies to one device: under mirrored or multiworker the step runs unfused")
     mixed_precision: bool = _train(False, "float16 (GPU, with loss scaling) or bfloat16 (CPU) compute; "
-                                          "outputs, losses and saved models stay float32")
+                                          "outputs, losses and saved models stay float32. auto: on where it is "
+                                          "faster (a GPU, or a CPU with bfloat16 arithmetic: avx512_bf16 or "
+                                          "amx_bf16), saved as true or false",
+                                   parse=lambda text: _parse_bool(text, auto=fast_mixed_precision))
 
     def save(self, path):
         with tf.io.gfile.GFile(path, "w") as f:
@@ -192,10 +199,20 @@ PRESETS = {
         decoder_learning_rate=0.0, ema=0.0, w_edge=0.0, w_d=1.0, w_s=1.0, w_g=1.0, w_col=0.0, col_epochs=0.0,
         warmup_epochs=0.0),
     # The best measured run within the hour (README, What to expect): the photos cut so that the face fills the
-    # frame as a manga face does, 24 epochs measured every 3, the plain function (faster than XLA on AVX-512
-    # CPUs), in a run folder of its own, so that it never goes on from the default run's checkpoints.
-    "long": dict(real_crop=0.75, epochs=24, jit_compile=False, quality_every=3, out="runs/long"),
+    # frame as a manga face does, 42 epochs measured every 3, the last 14 with falling rates, in bfloat16 where
+    # the CPU computes it (1.6x) and the plain function (faster than XLA on AVX-512 CPUs), in a run folder of its
+    # own, so that it never goes on from the default run's checkpoints.
+    "long": dict(real_crop=0.75, epochs=42, decay_epochs=14, mixed_precision="auto", jit_compile=False,
+                 quality_every=3, out="runs/long"),
 }
+
+
+def preset(name):
+    """The Config of preset `name`, its "auto" precision resolved for this machine as the flag's is."""
+    values = dict(PRESETS[name])
+    if values.get("mixed_precision") == "auto":
+        values["mixed_precision"] = fast_mixed_precision()
+    return dataclasses.replace(Config(), **values)
 
 
 def flag(name):
@@ -209,12 +226,15 @@ def _parse_tuple(text):
         raise argparse.ArgumentTypeError(f"expected whole numbers separated by commas, got {text!r}") from None
 
 
-def _parse_bool(text):
+def _parse_bool(text, auto=None):
+    """True or false; where `auto` is given, also "auto", which is what auto() says for this machine."""
     if text.lower() in ("1", "true", "yes", "on"):
         return True
     if text.lower() in ("0", "false", "no", "off"):
         return False
-    raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
+    if auto is not None and text.lower() == "auto":
+        return auto()
+    raise argparse.ArgumentTypeError(f"expected true{', false or auto' if auto else ' or false'}, got {text!r}")
 
 
 def checked(parse, allowed, check):
@@ -232,7 +252,7 @@ def checked(parse, allowed, check):
 def _checked(f):
     """argparse type of config field `f`."""
     kind = type(f.default)
-    parse = {tuple: _parse_tuple, bool: _parse_bool}.get(kind, kind)
+    parse = f.metadata["parse"] or {tuple: _parse_tuple, bool: _parse_bool}.get(kind, kind)
     return checked(parse, f.metadata["allowed"], f.metadata["check"])
 
 

@@ -62,6 +62,19 @@ def barrier(strategy):
         strategy.reduce(tf.distribute.ReduceOp.SUM, strategy.run(lambda: tf.constant(1.0)), axis=None)
 
 
+def fast_mixed_precision(cpuinfo="/proc/cpuinfo"):
+    """Whether mixed precision is faster here: on a GPU, or on a CPU with bfloat16 arithmetic (1.6x float32 on
+    an AMX Xeon, 1.5x on an AVX512_BF16 EPYC); where bfloat16 is emulated it is 4-5x slower (README, Speed)."""
+    if tf.config.list_physical_devices("GPU"):
+        return True
+    try:
+        with open(cpuinfo) as f:
+            flags = next((line.split(":", 1)[1].split() for line in f if line.startswith("flags")), [])
+    except OSError:  # not Linux: no way to tell, so the safe float32
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
 def set_mixed_precision(enabled):
     """float16 with loss scaling on a GPU, bfloat16 on a CPU (no loss scaling needed); float32 when off."""
     if not enabled:
