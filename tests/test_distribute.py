@@ -11,6 +11,7 @@ import keras
 import pytest
 import tensorflow as tf
 
+import utils.config
 from conftest import assert_saved_moving_average
 from utils.config import Config, add_config_flags
 from utils.distribute import fast_mixed_precision, set_mixed_precision
@@ -49,7 +50,6 @@ def test_auto_precision_is_on_only_where_the_cpu_computes_bfloat16(tmp_path, mon
         cpuinfo.write_text(f"processor\t: 0\nflags\t\t: fpu avx2 avx512f {native} amx_tile\n")
         assert fast_mixed_precision(str(cpuinfo))
     assert not fast_mixed_precision(str(tmp_path / "missing"))
-    import utils.config
     parser = argparse.ArgumentParser()
     add_config_flags(parser, "train")
     for here in (True, False):
