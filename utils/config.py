@@ -208,11 +208,11 @@ PRESETS = {
 
 
 def preset(name):
-    """The Config of preset `name`, its "auto" precision resolved for this machine as the flag's is."""
-    values = dict(PRESETS[name])
-    if values.get("mixed_precision") == "auto":
-        values["mixed_precision"] = fast_mixed_precision()
-    return dataclasses.replace(Config(), **values)
+    """The Config of preset `name`; a value given as text where the field parses its flag's text ("auto"
+    precision) is parsed as that flag's would be, so it is resolved for this machine."""
+    parsers = {f.name: f.metadata["parse"] for f in dataclasses.fields(Config) if f.metadata["parse"]}
+    return dataclasses.replace(Config(), **{k: parsers[k](v) if k in parsers and isinstance(v, str) else v
+                                            for k, v in PRESETS[name].items()})
 
 
 def flag(name):
