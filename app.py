@@ -8,7 +8,7 @@ import argparse
 import sys
 
 import utils  # noqa: F401  (quiets TensorFlow's start-up log)
-from utils.config import checked
+from utils.config import add_config_flags, checked, given_flags
 from utils.faces import FaceCropper
 from utils.networks import ModelNotFoundError, load
 from utils.webapp import create_app
@@ -21,9 +21,10 @@ def main(argv=None):
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1, this computer)")
     parser.add_argument("--port", type=checked(int, "a port number from 1 to 65535", lambda v: 0 < v < 65536),
                         default=7860, help="port (default: 7860)")
+    add_config_flags(parser, "translate")
     args = parser.parse_args(argv)
     try:
-        model = load(args.models, how_to_make="python train.py")
+        model = load(args.models, how_to_make="python train.py", settings=given_flags(args, "translate"))
     except ModelNotFoundError as error:
         sys.exit(f"error: {error}")
     app = create_app(model, FaceCropper())

@@ -16,7 +16,7 @@ import numpy as np
 
 import utils  # noqa: F401  (quiets TensorFlow's start-up log)
 from utils import data, metrics
-from utils.config import checked
+from utils.config import add_config_flags, checked, given_flags
 from utils.evaluation import evaluate, markdown_table, write_report
 from utils.networks import ModelNotFoundError, load
 
@@ -37,6 +37,7 @@ def main(argv=None):
                         help="network for KID and FID: auto tries fid-inception, then keras-inception (default: auto)")
     parser.add_argument("--output", default="results", help="folder for metrics.json and index.html (default: results)")
     parser.add_argument("--seed", type=checked(int, "0 or more", lambda v: v >= 0), default=0, help="seed of the classifier, subsets and samples (default: 0)")
+    add_config_flags(parser, "translate")
     args = parser.parse_args(argv)
     log = lambda line: print(line, flush=True)  # noqa: E731
     folders = {"real": args.real or os.path.join(args.data_dir, data.TEST_FOLDERS["real"]),
@@ -44,7 +45,7 @@ def main(argv=None):
     train_folders = {"real": args.train_real or os.path.join(args.data_dir, data.TRAIN_FOLDERS["real"]),
                      "manga": args.train_manga or os.path.join(args.data_dir, data.TRAIN_FOLDERS["manga"])}
     try:
-        model = load(args.models, how_to_make="python train.py")
+        model = load(args.models, how_to_make="python train.py", settings=given_flags(args, "translate"))
         rng = np.random.default_rng(args.seed)
         test_files = data.domain_files("", folders, min_count=2, log=log)
         train_files = {d: sorted(str(p) for p in rng.permutation(paths)[:args.train_count]) for d, paths in

@@ -12,6 +12,7 @@ import os
 import sys
 
 import utils  # noqa: F401  (quiets TensorFlow's start-up log)
+from utils.config import add_config_flags, given_flags
 from utils.export import export
 from utils.networks import ModelNotFoundError, load
 
@@ -21,9 +22,11 @@ def main(argv=None):
     parser.add_argument("--models", default="runs/xgan/models",
                         help="trained models, as train.py saved them (default: runs/xgan/models)")
     parser.add_argument("--out", default="exported", help="folder to write to (default: exported)")
+    add_config_flags(parser, "translate")
     args = parser.parse_args(argv)
     try:
-        written = export(load(args.models, how_to_make="python train.py"), args.out)
+        model = load(args.models, how_to_make="python train.py", settings=given_flags(args, "translate"))
+        written = export(model, args.out)
     except (ModelNotFoundError, ValueError) as error:
         sys.exit(f"error: {error}")
     print("wrote " + ", ".join(written))

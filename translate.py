@@ -11,6 +11,7 @@ import os
 import sys
 
 import utils  # noqa: F401  (quiets TensorFlow's start-up log)
+from utils.config import add_config_flags, given_flags
 from utils.data import TEST_FOLDERS, DataError, list_images
 from utils.faces import FaceCropper
 from utils.networks import DIRECTIONS, ModelNotFoundError, load
@@ -29,9 +30,10 @@ def main(argv=None):
     parser.add_argument("--face-crop", action="store_true",
                         help="find each face in the photos (any size, anywhere, several per photo), align it to the "
                              "framing of the training faces, and translate each one")
+    add_config_flags(parser, "translate")
     args = parser.parse_args(argv)
     try:
-        model = load(args.models, how_to_make="python train.py")
+        model = load(args.models, how_to_make="python train.py", settings=given_flags(args, "translate"))
         if args.input:
             jobs = [(args.direction, args.input, args.output or os.path.join("results", args.direction))]
         else:

@@ -3,7 +3,8 @@
     python docs/compare_faces.py "previous default=runs/old/models" "default=runs/xgan/models" \
         --output docs/default_faces.png
 
-Each LABEL=MODELS_DIR gives one row under each row of photos; --photos picks the test photos (by default the
+Each LABEL=MODELS_DIR gives one row under each row of photos (LABEL=MODELS_DIR,sharpen=X: translated with
+translate.py's --sharpen X instead of the saved value); --photos picks the test photos (by default the
 README's 24, chosen for blonde, red, black and grey hair, dark and light skin, turned heads, smiles and glasses).
 """
 import argparse
@@ -37,20 +38,27 @@ def photo_inputs(photos, config):
 
 def face_blocks(models, photos, width):
     """Row labels and blocks of rows ([-1, 1] images): `width` photos, then each model's translations of them.
-    `models`: [(label, models dir)]. Each model gets the photos as its own config crops them; the photo row
-    shows them as the last model sees them."""
+    `models`: [(label, models dir, translate settings)]. Each model gets the photos as its own config crops them;
+    the photo row shows them as the last model sees them."""
     labels, rows = ["photo"], []
-    for label, models_dir in models:
-        model = load(models_dir, how_to_make="python train.py")
+    for label, models_dir, settings in models:
+        model = load(models_dir, how_to_make="python train.py", settings=settings)
         x = photo_inputs(photos, model.config)
         labels.append(label)
         rows.append(model.translator("real", "manga").predict(x, verbose=0))
     return labels, [[part[start:start + width] for part in [x] + rows] for start in range(0, len(x), width)]
 
 
+def model_spec(text):
+    """(label, models dir, translate settings) of LABEL=MODELS_DIR[,sharpen=X]."""
+    label, models_dir = text.split("=", 1)
+    models_dir, _, sharpen = models_dir.partition(",sharpen=")
+    return label, models_dir, {"sharpen": float(sharpen)} if sharpen else {}
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("models", nargs="+", metavar="LABEL=MODELS_DIR")
+    parser.add_argument("models", nargs="+", metavar="LABEL=MODELS_DIR[,sharpen=X]")
     parser.add_argument("--photos", nargs="+", default=README_PHOTOS, help="real photos (default: the README's 24)")
     parser.add_argument("--width", type=int, default=8, help="photos per block")
     parser.add_argument("--output", default="faces.png")
@@ -63,7 +71,7 @@ def main(argv=None):
     if missing:
         parser.error(f"no photo {missing[0]}: run it from the repository root, or pass --photos")
     try:
-        labels, blocks = face_blocks([m.split("=", 1) for m in args.models], args.photos, args.width)
+        labels, blocks = face_blocks([model_spec(m) for m in args.models], args.photos, args.width)
     except ModelNotFoundError as error:
         sys.exit(f"error: {error}")
     except reading.UnreadableImage as error:

@@ -97,6 +97,7 @@ def test_model_train_translate_end_to_end(tiny_data, tmp_path, monkeypatch, caps
     (model_py, ["--image-size", "60"], "--image-size 60: must be a multiple of 8"),
     (model_py, ["--encoder-private-filters", "32,x"], "--encoder-private-filters: expected whole numbers separated by commas"),
     (evaluate_py, ["--train-count", "1"], "--train-count: '1' is not allowed"),
+    (translate_py, ["--sharpen", "-1"], "--sharpen: '-1' is not allowed: use 0 or more"),
 ])
 def test_bad_flags_get_one_line_naming_the_flag_and_exit_code_2(entry_point, flags, message, capsys, tmp_path):
     with pytest.raises(SystemExit) as exit_info:
@@ -140,7 +141,7 @@ def test_long_preset_starts_a_cropped_run_of_its_own_beside_the_default_run(trai
     settings = json.load(open(os.path.join("runs", "long", "config.json")))
     assert (settings["real_crop"], settings["epochs"], settings["decay_epochs"]) == (0.75, 42, 14)
     assert settings["mixed_precision"] is fast_mixed_precision()  # "auto" saved as what it is on this machine
-    assert os.path.isdir(os.path.join("runs", "long", "models"))
+    assert load(os.path.join("runs", "long", "models"), "").config.sharpen == 0.75   # what translate.py will use
     default_starts = json.load(open(os.path.join(trained_run, "starts.json")))
     assert [s["settings"]["real_crop"] for s in default_starts] == [1.0]  # the default run was not touched
 
@@ -180,14 +181,17 @@ def test_compare_faces_puts_each_models_translations_under_their_photos(trained_
     compare_faces = importlib.import_module("docs.compare_faces")
     photos = [os.path.join("test1", name) for name in sorted(os.listdir("test1"))]
     models = os.path.join(trained_run, "models")
-    labels, blocks = compare_faces.face_blocks([("a", models), ("b", models)], photos, width=2)
+    specs = [compare_faces.model_spec(f"a={models}"), compare_faces.model_spec(f"b={models},sharpen=0")]
+    labels, blocks = compare_faces.face_blocks(specs, photos, width=2)
     model = load(models, how_to_make="")
     x = np.stack([model_inputs(p, "", "real", model.config)[0][1] for p in photos])
-    y = model.translator("real", "manga").predict(x, verbose=0)
+    y = {sharpen: load(models, "", settings={"sharpen": sharpen}).translator("real", "manga").predict(x, verbose=0)
+         for sharpen in (model.config.sharpen, 0.0)}
     assert labels == ["photo", "a", "b"] and [len(block[0]) for block in blocks] == [2, 1]
     for start, block in zip((0, 2), blocks):
         np.testing.assert_allclose(block[0], x[start:start + 2])
-        np.testing.assert_allclose(block[2], y[start:start + 2], atol=1e-5)
+        np.testing.assert_allclose(block[1], y[model.config.sharpen][start:start + 2], atol=1e-5)
+        np.testing.assert_allclose(block[2], y[0.0][start:start + 2], atol=1e-5)
     compare_faces.main([f"a={models}", "--photos", *photos, "--output", str(tmp_path / "faces.png")])
     assert Image.open(tmp_path / "faces.png").size[0] > 0
     with pytest.raises(SystemExit):

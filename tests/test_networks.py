@@ -6,7 +6,7 @@ import tensorflow as tf
 
 from conftest import tiny_preset
 from utils.config import PRESETS, Config
-from utils.networks import DOMAINS, build, check_topology, load
+from utils.networks import DOMAINS, build, build_sharpener, check_topology, load
 
 
 def test_report_preset_is_the_reports_topology():
@@ -98,6 +98,7 @@ def test_sharing_survives_save_and_load(tiny_config, tmp_path):
     model.save(tmp_path / "models")
     loaded = load(str(tmp_path / "models"), how_to_make="python model.py")
     assert loaded.config == tiny_config
+    assert load(str(tmp_path / "models"), "python model.py", settings={"sharpen": 0.5}).config.sharpen == 0.5
     for a, b in zip(model.xgan.get_weights(), loaded.xgan.get_weights()):
         np.testing.assert_array_equal(a, b)
     shared = _variable_ids(loaded.xgan.get_layer("shared_encoder"))
@@ -109,3 +110,27 @@ def test_seed_fixes_the_initial_weights(tiny_config):
     c = build(dataclasses.replace(tiny_config, seed=1))
     np.testing.assert_array_equal(a.xgan.get_weights()[0], b.xgan.get_weights()[0])
     assert not np.array_equal(a.xgan.get_weights()[0], c.xgan.get_weights()[0])
+
+
+def test_sharpener_steepens_edges_and_keeps_flat_areas(tiny_config):
+    x = np.full((1, 32, 32, 3), -0.2, np.float32)
+    x[:, :, 16:] = 0.4                                                            # a vertical edge
+    y = build_sharpener(dataclasses.replace(tiny_config, sharpen=1.0))(x).numpy()
+    np.testing.assert_allclose(y[:, :, :12], x[:, :, :12], atol=1e-6)           # flat, borders included
+    np.testing.assert_allclose(y[:, :, 20:], x[:, :, 20:], atol=1e-6)
+    assert y[0, 0, 15, 0] < -0.2 - 0.1 and y[0, 0, 16, 0] > 0.4 + 0.1            # overshoot on both sides
+    x[:, :, 16:] = 1.0
+    assert build_sharpener(dataclasses.replace(tiny_config, sharpen=1.0))(x).numpy().max() <= 1.0                   # clipped to the pixel range
+
+
+def test_translation_sharpens_photos_and_only_photos(tiny_config):
+    tiny_config = dataclasses.replace(tiny_config, sharpen=0.75)
+    model = build(tiny_config)
+    x = np.random.default_rng(0).uniform(-1, 1, (2, 32, 32, 3)).astype(np.float32)
+    plain = {(s, t): model.decoder(t)(model.encoder(s)(x)).numpy() for s, t in (("real", "manga"), ("manga", "real"))}
+    sharpened = model.decoder("manga")(model.encoder("real")(build_sharpener(tiny_config)(x))).numpy()
+    np.testing.assert_allclose(model.translator("real", "manga")(x).numpy(), sharpened, atol=1e-5)
+    assert np.abs(sharpened - plain["real", "manga"]).max() > 1e-3
+    np.testing.assert_allclose(model.translator("manga", "real")(x).numpy(), plain["manga", "real"], atol=1e-5)
+    model.config = dataclasses.replace(tiny_config, sharpen=0.0)                  # off: the report's translation
+    np.testing.assert_allclose(model.translator("real", "manga")(x).numpy(), plain["real", "manga"], atol=1e-5)

@@ -32,6 +32,12 @@ def _train(default, help, allowed=None, check=None, parse=None):
     return _field("train", default, help, allowed, check, parse)
 
 
+def _translate(default, help, allowed=None, check=None):
+    """A setting of translation only: saved with the models, given again to translate.py, evaluate.py, app.py
+    and export.py to replace the saved value."""
+    return _field("translate", default, help, allowed, check)
+
+
 POSITIVE = ("a positive whole number", lambda v: v > 0)
 NOT_NEGATIVE = ("0 or more", lambda v: v >= 0)
 FILTERS = ("positive whole numbers separated by commas", lambda v: len(v) > 0 and all(f > 0 for f in v))
@@ -156,6 +162,13 @@ class Config:
                                           "amx_bf16), saved as true or false",
                                    parse=lambda text: _parse_bool(text, auto=fast_mixed_precision))
 
+    # --- translation (translate.py, evaluate.py, app.py, export.py; train.py's samples and quality use it too) ---
+    sharpen: float = _translate(0.0, "unsharp masking of each photo before the real encoder when it is translated "
+                                     "(not in training): photo + SHARPEN * (photo - blurred photo). The photos are "
+                                     "softer than drawn faces; sharpened, they are drawn with the outlines of manga "
+                                     "faces (0.75 in --preset long; README, What was learned); 0: off, the report's",
+                                *NOT_NEGATIVE)
+
     def save(self, path):
         with tf.io.gfile.GFile(path, "w") as f:
             json.dump(dataclasses.asdict(self), f, indent=2)
@@ -201,9 +214,9 @@ PRESETS = {
     # The best measured run within the hour (README, What to expect): the photos cut so that the face fills the
     # frame as a manga face does, 42 epochs measured every 3, the last 14 with falling rates, in bfloat16 where
     # the CPU computes it (1.6x) and the plain function (faster than XLA on AVX-512 CPUs), in a run folder of its
-    # own, so that it never goes on from the default run's checkpoints.
+    # own, so that it never goes on from the default run's checkpoints; its photos sharpened when translated.
     "long": dict(real_crop=0.75, epochs=42, decay_epochs=14, mixed_precision="auto", jit_compile=False,
-                 quality_every=3, out="runs/long"),
+                 quality_every=3, out="runs/long", sharpen=0.75),
 }
 
 
@@ -257,7 +270,7 @@ def _checked(f):
 
 
 def add_config_flags(parser, group):
-    """One `--flag` per config field of `group` ("model" or "train"); unset flags parse as None.
+    """One `--flag` per config field of `group` ("model", "train" or "translate"); unset flags parse as None.
 
     A value the field does not allow stops the command with argparse's one-line error (exit code 2).
     """
@@ -265,6 +278,8 @@ def add_config_flags(parser, group):
         if f.metadata["group"] != group:
             continue
         shown = ",".join(map(str, f.default)) if isinstance(f.default, tuple) else f.default
+        if group == "translate":
+            shown = f"the value saved with the models, {shown} unless set"
         parser.add_argument(flag(f.name), type=_checked(f), default=None,
                             help=f"{f.metadata['help']} (default: {shown})")
 

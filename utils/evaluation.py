@@ -51,8 +51,8 @@ def evaluate(model, test, train, extractor=None, seed=0, log=print):
     rng = np.random.default_rng(seed)
     for direction, (source, target) in DIRECTIONS.items():
         x = test[source]
-        embedding = metrics.outputs(model.encoder(source), x)  # encoded once, decoded both ways
-        translated = metrics.outputs(model.decoder(target), embedding)
+        embedding = metrics.outputs(model.encoder(source), x)
+        translated = metrics.outputs(model.translator(source, target), x)  # as translate.py makes them
         reconstructed = metrics.outputs(model.decoder(source), embedding)
         embedding_again = metrics.outputs(model.encoder(target), translated)
         share = metrics.share_called_manga(classifier, translated)

@@ -59,8 +59,7 @@ def sample_grid(model, x_real, x_manga):
     """Six rows: real faces, their reconstructions, their manga translations; the same for manga faces."""
     rows = []
     for source, target, x in (("real", "manga", x_real), ("manga", "real", x_manga)):
-        emb = model.encoder(source)(x, training=False)
-        rows += [x, model.decoder(source)(emb, training=False), model.decoder(target)(emb, training=False)]
+        rows += [x, model.autoencoder(source)(x, training=False), model.translator(source, target)(x, training=False)]
     return grid(rows)
 
 

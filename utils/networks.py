@@ -7,7 +7,7 @@ Symbols: domain 1 = real faces, domain 2 = manga faces.
 The shared parts are single Keras models called by both domains, so both use one set of weights.
 """
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import keras
 import tensorflow as tf
@@ -121,6 +121,23 @@ def build_private_decoder(config, domain):
     return keras.Model(inputs, x, name=f"private_decoder_{domain}")
 
 
+def build_sharpener(config):
+    """Unsharp masking of the photos that translation applies before the real encoder: x + a * (x - blur(x)),
+    a = config.sharpen, clipped to [-1, 1]; blur: a 3x3 box mean twice (a [1, 2, 3, 2, 1] / 9 kernel each way),
+    at the border the mean of the pixels inside. Stock layers, so exported translators need none of this code."""
+    x = inputs = keras.Input((config.image_size, config.image_size, 3), name="photo")
+    blurred = x
+    for i in range(2):
+        blurred = layers.AveragePooling2D(3, strides=1, padding="same", name=f"sharpen_box{i + 1}", dtype=OUT)(blurred)
+    detail = layers.Rescaling(config.sharpen, name="sharpen_amount", dtype=OUT)(
+        layers.Subtract(name="sharpen_detail", dtype=OUT)([x, blurred]))
+    x = layers.Add(name="sharpen_add", dtype=OUT)([x, detail])
+    x = layers.Rescaling(1.0, offset=1.0, name="sharpen_shift", dtype=OUT)(x)  # clip to [-1, 1] as ReLU to [0, 2]
+    x = layers.ReLU(max_value=2.0, name="sharpen_clip", dtype=OUT)(x)
+    x = layers.Rescaling(1.0, offset=-1.0, name="sharpen_unshift", dtype=OUT)(x)
+    return keras.Model(inputs, x, name="sharpener")
+
+
 def build_discriminator(config, domain):
     """Real face of `domain`, or a translation into it? Logits from the last map.
 
@@ -209,7 +226,9 @@ class XGAN:
         return keras.Sequential([self.encoder(domain), self.decoder(domain)], name=f"autoencoder_{domain}")
 
     def translator(self, source, target):
-        return keras.Sequential([self.encoder(source), self.decoder(target)], name=f"{source}2{target}")
+        """source faces in, target faces out, as every translation is made: photos sharpened first."""
+        sharpen = [build_sharpener(self.config)] if source == "real" and self.config.sharpen else []
+        return keras.Sequential([*sharpen, self.encoder(source), self.decoder(target)], name=f"{source}2{target}")
 
     def parts(self):
         """{file stem: network} of every trained network."""
@@ -266,9 +285,10 @@ def saved_config(model_dir, how_to_make):
     return config
 
 
-def load(model_dir, how_to_make):
-    """The models saved in `model_dir` (see saved_config)."""
-    config = saved_config(model_dir, how_to_make)
+def load(model_dir, how_to_make, settings=None):
+    """The models saved in `model_dir` (see saved_config); `settings`: {field: value} of translation settings
+    that replace the saved ones (the "translate" flags the user gave)."""
+    config = replace(saved_config(model_dir, how_to_make), **(settings or {}))
     networks = {os.path.splitext(name)[0]: keras.models.load_model(os.path.join(model_dir, name), safe_mode=True)
                 for name in part_files(config)}
     discriminators = {d: networks[f"discriminator_{d}"] for d in gan_domains(config)}
