@@ -115,12 +115,13 @@ def test_seed_fixes_the_initial_weights(tiny_config):
 def test_sharpener_steepens_edges_and_keeps_flat_areas(tiny_config):
     x = np.full((1, 32, 32, 3), -0.2, np.float32)
     x[:, :, 16:] = 0.4                                                            # a vertical edge
-    y = build_sharpener(dataclasses.replace(tiny_config, sharpen=1.0))(x).numpy()
+    sharpener = build_sharpener(dataclasses.replace(tiny_config, sharpen=1.0))
+    y = sharpener(x).numpy()
     np.testing.assert_allclose(y[:, :, :12], x[:, :, :12], atol=1e-6)           # flat, borders included
     np.testing.assert_allclose(y[:, :, 20:], x[:, :, 20:], atol=1e-6)
     assert y[0, 0, 15, 0] < -0.2 - 0.1 and y[0, 0, 16, 0] > 0.4 + 0.1            # overshoot on both sides
     x[:, :, 16:] = 1.0
-    assert build_sharpener(dataclasses.replace(tiny_config, sharpen=1.0))(x).numpy().max() <= 1.0                   # clipped to the pixel range
+    assert sharpener(x).numpy().max() <= 1.0                                      # clipped to the pixel range
 
 
 def test_translation_sharpens_photos_and_only_photos(tiny_config):
