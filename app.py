@@ -2,6 +2,7 @@
 
     python app.py                          # then open http://127.0.0.1:7860
     python app.py --host 0.0.0.0 --port 8080 --models runs/other/models
+Without --models it serves the default run's trained models, or the shipped model (pretrained/) until there are some.
 Binds to this computer only unless --host says otherwise. Uploads are not stored.
 """
 import argparse
@@ -10,25 +11,24 @@ import sys
 import utils  # noqa: F401  (quiets TensorFlow's start-up log)
 from utils.config import add_config_flags, checked, given_flags
 from utils.faces import FaceCropper
-from utils.networks import ModelNotFoundError, load
+from utils.networks import ModelNotFoundError, add_models_flag, describe, load_trained
 from utils.webapp import create_app
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--models", default="runs/xgan/models",
-                        help="trained models, as train.py saved them (default: runs/xgan/models)")
+    add_models_flag(parser)
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1, this computer)")
     parser.add_argument("--port", type=checked(int, "a port number from 1 to 65535", lambda v: 0 < v < 65536),
                         default=7860, help="port (default: 7860)")
     add_config_flags(parser, "translate")
     args = parser.parse_args(argv)
     try:
-        model = load(args.models, how_to_make="python train.py", settings=given_flags(args, "translate"))
+        model, models = load_trained(args.models, given_flags(args, "translate"))
     except ModelNotFoundError as error:
         sys.exit(f"error: {error}")
-    app = create_app(model, FaceCropper())
-    print(f"open http://{args.host}:{args.port} (Ctrl-C stops)", flush=True)
+    app = create_app(model, FaceCropper(), describe(models))
+    print(f"open http://{args.host}:{args.port} to try {describe(models)} (Ctrl-C stops)", flush=True)
     app.run(host=args.host, port=args.port, threaded=True)
 
 

@@ -14,18 +14,17 @@ import sys
 import utils  # noqa: F401  (quiets TensorFlow's start-up log)
 from utils.config import add_config_flags, given_flags
 from utils.export import export
-from utils.networks import ModelNotFoundError, load
+from utils.networks import ModelNotFoundError, add_models_flag, load_trained
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--models", default="runs/xgan/models",
-                        help="trained models, as train.py saved them (default: runs/xgan/models)")
+    add_models_flag(parser)
     parser.add_argument("--out", default="exported", help="folder to write to (default: exported)")
     add_config_flags(parser, "translate")
     args = parser.parse_args(argv)
     try:
-        model = load(args.models, how_to_make="python train.py", settings=given_flags(args, "translate"))
+        model, _ = load_trained(args.models, given_flags(args, "translate"))
         written = export(model, args.out)
     except (ModelNotFoundError, ValueError) as error:
         sys.exit(f"error: {error}")

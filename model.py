@@ -1,11 +1,12 @@
 """Build the XGAN's networks and save them, untrained, for train.py.
 
-    python model.py                      # this project's topology and training settings, saved in models/
-    python model.py --preset report      # the report's topology and settings (README: report vs. this project)
-    python model.py --preset long        # then python train.py: the long run, 42 epochs into runs/long/
+    python model.py                      # the default recipe, sized for this machine, saved in models/
+    python model.py --preset quick       # 3 epochs: the check that everything runs (blurry faces)
+    python model.py --preset report      # the report's topology and settings (docs/design.md)
     python model.py --norm instance --seed 3 --out models_in
 A preset sets topology and training settings alike (train.py reads them from the saved config.json);
-flags given beside it override it.
+flags given beside it override it. The default recipe computes in bfloat16 where the CPU has bfloat16
+arithmetic (42 epochs) and in float32 elsewhere (26 epochs, about the same minutes).
 """
 import argparse
 

@@ -1,4 +1,5 @@
-"""Fill train1/ test1/ (real faces) and train2/ test2/ (manga faces) from folders, archives or tensorflow-datasets.
+"""Fill train1/ val1/ test1/ (real faces) and train2/ val2/ test2/ (manga faces) from folders, archives or
+tensorflow-datasets.
 
     python prepare_data.py --real ~/photos --manga anime-faces.zip        # any folder; the Kaggle download
     python prepare_data.py --real tfds:celeb_a --limit 20000 --replace    # CelebA through tensorflow-datasets
@@ -6,8 +7,9 @@
     python prepare_data.py --real group_photos/ --face-crop               # each face found, aligned
 
 SOURCE: a folder (searched recursively), a .zip/.tar/.tgz archive, or tfds:NAME[:SPLIT].
-Unreadable files are skipped and listed; exact duplicates are kept once; the test images are drawn
-at random (--seed) from the unique images, so none is also a training image (checked by content hash).
+Unreadable files are skipped and listed; exact duplicates are kept once; the test and validation faces
+are drawn at random (--seed) among the faces with no near duplicate in the source (another encoding, crop
+or expression of the same picture), so no face is on two sides (checked on the written files).
 Photos are written as JPEG (quality 95), manga as PNG, shrunk to at most --max-side pixels.
 """
 import argparse
@@ -17,20 +19,23 @@ import utils  # noqa: F401  (quiets TensorFlow's start-up log)
 from utils.data import DataError
 from utils.faces import FaceCropper
 from utils.config import checked
-from utils.prepare import SplitError, prepare
+from utils.prepare import Split, SplitError, prepare
 from utils.reading import describe_bad
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--real", metavar="SOURCE", help="real faces: fills train1/ and test1/")
-    parser.add_argument("--manga", metavar="SOURCE", help="manga faces: fills train2/ and test2/")
-    parser.add_argument("--out", default=".", help="folder to create train1/ train2/ test1/ test2/ in (default: .)")
-    parser.add_argument("--test-ratio", type=checked(float, "a number between 0 and 1", lambda v: 0 < v < 1),
-                        default=0.05, help="share held out for testing (default: 0.05)")
-    parser.add_argument("--test-count", type=checked(int, "a positive whole number", lambda v: v > 0),
-                        help="number held out for testing (instead of --test-ratio)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the train/test split (default: 0)")
+    parser.add_argument("--real", metavar="SOURCE", help="real faces: fills train1/ val1/ test1/")
+    parser.add_argument("--manga", metavar="SOURCE", help="manga faces: fills train2/ val2/ test2/")
+    parser.add_argument("--out", default=".", help="folder to create the six folders in (default: .)")
+    ratio, count = (checked(float, "a number between 0 and 1", lambda v: 0 < v < 1),
+                    checked(int, "a positive whole number", lambda v: v > 0))
+    parser.add_argument("--test-ratio", type=ratio, default=0.05, help="share held out for testing (default: 0.05)")
+    parser.add_argument("--test-count", type=count, help="number held out for testing (instead of --test-ratio)")
+    parser.add_argument("--val-ratio", type=ratio, default=0.05,
+                        help="share held out for validation, where settings are chosen (default: 0.05)")
+    parser.add_argument("--val-count", type=count, help="number held out for validation (instead of --val-ratio)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the split (default: 0)")
     parser.add_argument("--limit", type=checked(int, "a whole number of at least 2", lambda v: v >= 2),
                         help="use at most this many unique images per domain")
     parser.add_argument("--face-crop", action="store_true",
@@ -49,11 +54,12 @@ def main(argv=None):
             if not source:
                 continue
             faces = FaceCropper() if args.face_crop and domain == "real" else None
-            report = prepare(domain, source, args.out, args.test_ratio, args.test_count, args.seed, args.limit,
-                             faces, args.max_side, args.replace, args.tfds_dir)
+            split = Split(args.test_ratio, args.test_count, args.val_ratio, args.val_count, args.seed)
+            report = prepare(domain, source, args.out, split, args.limit, faces, args.max_side, args.replace,
+                             args.tfds_dir)
             counts = ", ".join(f"{folder}/ {count}" for folder, count in report.written.items())
             print(f"{domain} from {source}: {counts} (exact duplicates dropped: {report.duplicates}; files not "
-                  f"named as images, ignored: {report.not_images}; no test image is in the training folder)")
+                  f"named as images, ignored: {report.not_images}; no face is in two of the folders)")
             if report.unreadable:
                 print(describe_bad(report.unreadable), file=sys.stderr)
     except SplitError as error:

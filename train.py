@@ -1,6 +1,6 @@
 """Train the XGAN that model.py saved on train1/ (real faces) and train2/ (manga faces).
 
-    python train.py                                  # 3 epochs, run folder runs/xgan/
+    python train.py                                  # the recipe model.py saved, run folder runs/xgan/
     python train.py --max-steps 20 --out runs/smoke  # a quick check that everything runs
     python train.py --epochs 10                      # go on from the run's checkpoint up to epoch 10
     python train.py --strategy mirrored --mixed-precision true   # every GPU of this machine, float16

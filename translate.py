@@ -14,15 +14,14 @@ import utils  # noqa: F401  (quiets TensorFlow's start-up log)
 from utils.config import add_config_flags, given_flags
 from utils.data import TEST_FOLDERS, DataError, list_images
 from utils.faces import FaceCropper
-from utils.networks import DIRECTIONS, ModelNotFoundError, load
+from utils.networks import DIRECTIONS, ModelNotFoundError, add_models_flag, describe, load_trained
 from utils.reading import describe_bad
 from utils.translation import translate_files
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--models", default="runs/xgan/models",
-                        help="trained models, as train.py saved them (default: runs/xgan/models)")
+    add_models_flag(parser)
     parser.add_argument("--input", nargs="+", help="image files and/or folders (default: test1/ and test2/)")
     parser.add_argument("--output", help="folder for the translations (default: results/DIRECTION)")
     parser.add_argument("--direction", choices=DIRECTIONS, default="real2manga",
@@ -33,7 +32,7 @@ def main(argv=None):
     add_config_flags(parser, "translate")
     args = parser.parse_args(argv)
     try:
-        model = load(args.models, how_to_make="python train.py", settings=given_flags(args, "translate"))
+        model, models = load_trained(args.models, given_flags(args, "translate"))
         if args.input:
             jobs = [(args.direction, args.input, args.output or os.path.join("results", args.direction))]
         else:
@@ -43,7 +42,7 @@ def main(argv=None):
         for direction, inputs, output in jobs:
             paths = [p for item in inputs for p in (list_images(item) if os.path.isdir(item) else [item])]
             written, failed = translate_files(model, *DIRECTIONS[direction], paths, output, faces)
-            print(f"{direction}: {len(written)} images translated into {output}/")
+            print(f"{direction}: {len(written)} images translated into {output}/ by {describe(models)}")
             if failed:
                 print(describe_bad(failed), file=sys.stderr)
             if not written:

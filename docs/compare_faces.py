@@ -66,7 +66,7 @@ def main(argv=None):
     if args.width < 1:
         parser.error(f"--width {args.width}: give the number of photos per block, 1 or more")
     if not all("=" in m for m in args.models):
-        parser.error("each model is LABEL=MODELS_DIR, for example long=runs/long/models")
+        parser.error("each model is LABEL=MODELS_DIR, for example default=runs/xgan/models")
     missing = [p for p in args.photos if not os.path.isfile(p)]
     if missing:
         parser.error(f"no photo {missing[0]}: run it from the repository root, or pass --photos")

@@ -1,6 +1,6 @@
 """Quality of the test faces against training time, from runs' log.csv: the README's plot and table.
 
-    python docs/quality_curves.py default=runs/xgan long=runs/long report=runs/report --minutes 5 10 15 30 60
+    python docs/quality_curves.py default=runs/xgan quick=runs/quick report=runs/report --minutes 5 10 15 30 60
 
 Writes docs/quality_curves.png and prints, for each run, the last epoch-end measure at or before each of
 --minutes of training that the run reached, and its last measure.

@@ -9,7 +9,7 @@ from PIL import Image
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from utils.config import PRESETS, Config  # noqa: E402
+from utils.config import PRESETS, preset  # noqa: E402
 
 # A tiny XGAN: 32x32 images, few filters, so that every test runs in seconds on a CPU.
 TINY_MODEL = dict(image_size=32, encoder_private_filters=(8, 16), encoder_shared_filters=(16,), embedding_dim=8,
@@ -32,9 +32,10 @@ def tiny_preset(config, preset):
 
 @pytest.fixture
 def tiny_config(tmp_path):
-    # XLA off: compiling takes longer than a tiny model's few steps (test_training checks the XLA step)
+    # --preset quick (the tests check that everything runs, not the long recipe's schedule);
+    # XLA off: compiling takes longer than a tiny model's few steps (test_training checks the XLA step);
     # quality measure off: the tests that check it turn it on
-    return dataclasses.replace(Config(), **TINY_MODEL, batch_size=4, epochs=1, sample_count=3, jit_compile=False,
+    return dataclasses.replace(preset("quick"), **TINY_MODEL, batch_size=4, epochs=1, sample_count=3, jit_compile=False,
                                quality_every=0, quality_features="classifier",
                                data_dir=str(tmp_path / "data"), out=str(tmp_path / "run"))
 
@@ -56,10 +57,13 @@ def write_images(folder, count, height, width, seed, ext="png"):
 
 @pytest.fixture
 def tiny_data(tiny_config):
-    """train1/ train2/ test1/ test2/ with a few generated images (real ones taller than wide, as CelebA's)."""
+    """train1/ train2/ val1/ val2/ test1/ test2/ with a few generated images (real ones taller than wide, as
+    CelebA's); 5 validation faces per domain, 3 test faces."""
     root = tiny_config.data_dir
     write_images(os.path.join(root, "train1"), 12, 44, 36, seed=1, ext="jpg")
     write_images(os.path.join(root, "train2"), 8, 32, 32, seed=2)
+    write_images(os.path.join(root, "val1"), 5, 44, 36, seed=5, ext="jpg")
+    write_images(os.path.join(root, "val2"), 5, 32, 32, seed=6)
     write_images(os.path.join(root, "test1"), 3, 44, 36, seed=3, ext="jpg")
     write_images(os.path.join(root, "test2"), 3, 32, 32, seed=4)
     return root

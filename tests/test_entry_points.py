@@ -12,7 +12,8 @@ import model as model_py
 import train as train_py
 import translate as translate_py
 from conftest import TINY_MODEL_FLAGS, write_images
-from utils.distribute import fast_mixed_precision
+from utils.config import FLOAT32, PRESETS
+from utils.distribute import fast_mixed_precision, fast_xla
 from utils.networks import load
 from utils.translation import model_inputs
 
@@ -135,15 +136,23 @@ def test_resuming_keeps_the_runs_own_settings_and_records_every_start(trained_ru
     assert [(s["from_step"], s["settings"]["batch_size"]) for s in starts] == [(0, 8)]
 
 
-def test_long_preset_starts_a_cropped_run_of_its_own_beside_the_default_run(trained_run):
-    model_py.main(["--preset", "long", "--out", "models"] + TINY_MODEL_FLAGS)
-    train_py.main(["--max-steps", "2", "--batch-size", "4", "--quality-every", "0"])
-    settings = json.load(open(os.path.join("runs", "long", "config.json")))
-    assert (settings["real_crop"], settings["epochs"], settings["decay_epochs"]) == (0.75, 42, 14)
-    assert settings["mixed_precision"] is fast_mixed_precision()  # "auto" saved as what it is on this machine
-    assert load(os.path.join("runs", "long", "models"), "").config.sharpen == 0.75   # what translate.py will use
-    default_starts = json.load(open(os.path.join(trained_run, "starts.json")))
-    assert [s["settings"]["real_crop"] for s in default_starts] == [1.0]  # the default run was not touched
+def test_the_default_recipe_is_saved_for_this_machine_and_quick_is_the_earlier_default(tmp_path, capsys):
+    model_py.main(["--out", str(tmp_path / "default")] + TINY_MODEL_FLAGS)
+    settings = json.load(open(tmp_path / "default" / "config.json"))
+    bfloat16 = fast_mixed_precision()
+    assert settings["mixed_precision"] is bfloat16                         # "auto" saved as what it is here
+    assert settings["jit_compile"] is fast_xla()
+    assert (settings["epochs"], settings["decay_epochs"]) == ((42, 14) if bfloat16 else (26, 9))
+    assert (settings["real_crop"], settings["sharpen"], settings["out"]) == (0.75, 0.75, "runs/xgan")
+    model_py.main(["--preset", "quick", "--out", str(tmp_path / "quick")] + TINY_MODEL_FLAGS)
+    quick = json.load(open(tmp_path / "quick" / "config.json"))
+    # the default of the versions before the long recipe became the default: 3 epochs, uncut, unsharpened
+    assert {k: quick[k] for k in ("epochs", "decay_epochs", "real_crop", "sharpen", "quality_every",
+                                  "mixed_precision", "out")} == dict(epochs=3, decay_epochs=0, real_crop=1.0,
+                                                                     sharpen=0.0, quality_every=1,
+                                                                     mixed_precision=False, out="runs/xgan")
+    assert {k: v for k, v in quick.items() if k not in (*PRESETS["quick"], "mixed_precision")} == {
+        k: v for k, v in settings.items() if k not in (*PRESETS["quick"], "mixed_precision", *FLOAT32)}
 
 
 def test_fresh_deletes_only_a_marked_run_folder_and_never_the_project_or_the_models(trained_run, tmp_path):

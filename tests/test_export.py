@@ -23,7 +23,7 @@ np.save("keras.npy", keras.models.load_model(sys.argv[2]).predict(x, verbose=0))
 """
 
 
-@pytest.mark.parametrize("crop, sharpen", [(1.0, 0.0), (0.75, 0.75)])    # the default run's; --preset long's
+@pytest.mark.parametrize("crop, sharpen", [(1.0, 0.0), (0.75, 0.75)])    # --preset quick; the default recipe
 def test_exported_translators_match_the_keras_model(tiny_config, tmp_path, crop, sharpen):
     # a cut photo adds a layer, and sharpening a few, which must reload too
     config = dataclasses.replace(tiny_config, real_crop=crop, sharpen=sharpen)

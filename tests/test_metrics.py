@@ -8,7 +8,8 @@ import pytest
 import scipy.linalg
 
 from utils import evaluation, metrics
-from utils.networks import DIRECTIONS, build
+from utils.config import Config
+from utils.networks import DIRECTIONS, build, embedding_shape
 
 
 @pytest.fixture
@@ -104,6 +105,40 @@ def test_xgan_measures_on_known_cases():
     assert metrics.semantic_consistency(embeddings, embeddings[::-1]) > 0.5
     assert metrics.diversity(np.repeat(faces[:1], 20, 0), faces) < 1e-6  # every translation the same: collapse
     assert 0.9 < metrics.diversity(faces[:10], faces[10:]) < 1.1
+
+
+def test_measures_on_the_shapes_the_default_model_gives():
+    rng = np.random.default_rng(6)
+    config = Config()
+    shape = embedding_shape(config)                                      # a map: (8, 8, 64), unit vectors
+    assert len(shape) == 3
+
+    def maps(n):
+        x = rng.normal(size=(n, *shape))
+        return x / np.linalg.norm(x, axis=-1, keepdims=True)
+
+    a, unrelated = maps(60), maps(60)
+    assert metrics.semantic_consistency(a, a) == 0
+    assert 0.95 < metrics.semantic_consistency(a, unrelated) < 1.05     # no better than another face
+    nudged = a + 0.01 * rng.normal(size=a.shape)                      # each position moved by about 0.08
+    assert metrics.semantic_consistency(a, nudged / np.linalg.norm(nudged, axis=-1, keepdims=True)) < 0.1
+
+    size = config.image_size
+    faces = np.clip(rng.normal(size=(60, size, size, 3)).cumsum(1).cumsum(2) / 40, -1, 1)   # smooth, varied
+    assert metrics.input_retrieval(faces, faces) == 1.0
+    assert metrics.input_retrieval(faces, faces[rng.permutation(60)]) < 0.1
+    assert 0.9 < metrics.diversity(faces[:30], faces[30:]) < 1.1
+    assert metrics.diversity(np.repeat(faces[:1], 30, 0), faces[30:]) < 1e-6
+
+    features = rng.normal(size=(120, 2048))
+    assert abs(metrics.kid(features[:60], features[60:])[0]) < 0.01
+    assert metrics.kid(features[:60], features[60:] + 1)[0] > 0.5
+
+    classifier = metrics.domain_classifier(size)
+    logit = classifier.layers[-1]
+    for bias, called in ((10.0, 1.0), (-10.0, 0.0)):                      # a classifier that always says one domain
+        logit.set_weights([np.zeros_like(logit.get_weights()[0]), np.array([bias])])
+        assert metrics.share_called_manga(classifier, faces) == called
 
 
 def test_no_features_without_the_optional_packages_says_why(monkeypatch):

@@ -6,15 +6,17 @@ import zipfile
 
 import numpy as np
 import pytest
+import tensorflow as tf
 import tensorflow_datasets as tfds
 from PIL import Image
 
 import prepare_data as prepare_data_py
 from conftest import face_like
 from utils.data import DataError
-from utils.prepare import file_hashes, prepare
+from utils.prepare import NEAR_DUPLICATE, Split, file_hashes, leaks, prepare
 
 QUIET = lambda line: None  # noqa: E731
+ONE_EACH, TWO_EACH = Split(test_count=1, val_count=1), Split(test_count=2, val_count=2)
 
 
 def _png(image):
@@ -42,23 +44,43 @@ def test_folder_source_drops_duplicates_and_bad_files_and_never_leaks(tmp_path):
     _fill(source / "b" / "deeper", images[15:])                # 5 exact duplicates of a/, in a subfolder
     (source / "a" / "broken.jpg").write_bytes(b"\xff\xd8 truncated")
     (source / "a" / "notes.txt").write_text("not an image")
-    report = prepare("real", str(source), out=str(tmp_path / "data"), test_count=5, log=QUIET)
+    report = prepare("real", str(source), out=str(tmp_path / "data"), split=Split(test_count=5, val_count=3), log=QUIET)
 
-    assert report.written == {str(tmp_path / "data" / "train1"): 25, str(tmp_path / "data" / "test1"): 5}
+    folders = [str(tmp_path / "data" / name) for name in ("train1", "val1", "test1")]
+    assert report.written == dict(zip(folders, (22, 3, 5)))
     assert report.duplicates == 5 and report.not_images == 1
     assert [os.path.basename(name) for name, _ in report.unreadable] == ["broken.jpg"]
-    train, test = file_hashes(tmp_path / "data" / "train1"), file_hashes(tmp_path / "data" / "test1")
-    assert not set(train) & set(test)
-    assert all(name.endswith(".jpg") for name in list(train.values()) + list(test.values()))
+    assert leaks(folders, NEAR_DUPLICATE["real"]) == []
+    assert all(name.endswith(".jpg") for folder in folders for name in file_hashes(folder).values())
+
+
+def test_held_out_faces_have_no_near_duplicate_anywhere_in_the_source(tmp_path):
+    # Each face also saved again at JPEG quality 40: one face, two files that differ in every byte. With
+    # only file hashes, such pairs would be split across train and test.
+    faces = _faces(12, seed=13, size=(109, 89))
+    os.makedirs(tmp_path / "photos")
+    for i, face in enumerate(faces):
+        Image.fromarray(face).save(tmp_path / "photos" / f"{'twice' if i < 8 else 'once'}{i}.png")
+        if i < 8:
+            Image.fromarray(face).save(tmp_path / "photos" / f"twice{i}_again.jpg", quality=40)
+    report = prepare("real", str(tmp_path / "photos"), out=str(tmp_path / "data"),
+                     split=Split(test_count=2, val_count=2), log=QUIET)
+    held_out = [name for folder in ("val1", "test1") for name in os.listdir(tmp_path / "data" / folder)]
+    assert len(held_out) == 4 and all("_once" in name for name in held_out)   # only the faces saved once
+    assert report.duplicates == 0
+    with pytest.raises(DataError, match="of which 4 have no near duplicate"):
+        prepare("real", str(tmp_path / "photos"), out=str(tmp_path / "more"), split=Split(test_count=3, val_count=2),
+                log=QUIET)
 
 
 def test_same_seed_same_split(tmp_path):
     _fill(tmp_path / "manga", _faces(20, seed=2))
     splits = []
     for out in ("x", "y"):
-        prepare("manga", str(tmp_path / "manga"), out=str(tmp_path / out), test_ratio=0.25, seed=3, log=QUIET)
-        splits.append(sorted(os.listdir(tmp_path / out / "test2")))
-    assert splits[0] == splits[1] and len(splits[0]) == 5
+        prepare("manga", str(tmp_path / "manga"), out=str(tmp_path / out), split=Split(test_ratio=0.25, seed=3),
+                log=QUIET)
+        splits.append([sorted(os.listdir(tmp_path / out / folder)) for folder in ("test2", "val2")])
+    assert splits[0] == splits[1] and [len(names) for names in splits[0]] == [5, 1]
 
 
 def test_kaggle_zip_and_cartoon_set_tgz(tmp_path):
@@ -66,30 +88,33 @@ def test_kaggle_zip_and_cartoon_set_tgz(tmp_path):
     with zipfile.ZipFile(tmp_path / "anime-faces.zip", "w") as archive:
         for i, image in enumerate(_faces(10, seed=4, size=(64, 64))):
             archive.writestr(f"data/data/{i}.png", _png(image))
-    report = prepare("manga", str(tmp_path / "anime-faces.zip"), out=str(tmp_path / "data"), test_count=2, log=QUIET)
-    assert sorted(report.written.values()) == [2, 8]
+    report = prepare("manga", str(tmp_path / "anime-faces.zip"), out=str(tmp_path / "data"), split=ONE_EACH, log=QUIET)
+    assert sorted(report.written.values()) == [1, 1, 8]
 
     # The Cartoon Set archive: transparent 500x500 PNGs, each with a CSV of attributes.
     with tarfile.open(tmp_path / "cartoonset10k.tgz", "w:gz") as archive:
         for i in range(6):
             cartoon = np.zeros((500, 500, 4), np.uint8)
-            cartoon[150:350, 150:350] = (200, 120, 60, 255)       # a face on a transparent canvas
-            for name, content in ((f"cartoonset10k/cs{i}.png", _png(cartoon + i)), (f"cartoonset10k/cs{i}.csv", b"")):
+            cartoon[100:400, 100:400] = (250 * (i % 2), 50 * i, 250 - 50 * i, 255)  # a face on a transparent canvas
+            for name, content in ((f"cartoonset10k/cs{i}.png", _png(cartoon)), (f"cartoonset10k/cs{i}.csv", b"")):
                 info = tarfile.TarInfo(name)
                 info.size = len(content)
                 archive.addfile(info, io.BytesIO(content))
-    report = prepare("manga", str(tmp_path / "cartoonset10k.tgz"), out=str(tmp_path / "cartoons"), test_count=1,
+    report = prepare("manga", str(tmp_path / "cartoonset10k.tgz"), out=str(tmp_path / "cartoons"), split=ONE_EACH,
                      max_side=128, log=QUIET)
-    assert sorted(report.written.values()) == [1, 5] and report.not_images == 6
+    assert sorted(report.written.values()) == [1, 1, 4] and report.not_images == 6
     written = tmp_path / "cartoons" / "train2" / sorted(os.listdir(tmp_path / "cartoons" / "train2"))[0]
     cartoon = np.asarray(Image.open(written))
     assert cartoon.shape == (128, 128, 3) and tuple(cartoon[0, 0]) == (255, 255, 255)   # canvas laid on white
 
 
 def test_tensorflow_datasets_source_with_mock_data(tmp_path):
-    with tfds.testing.mock_data(num_examples=12):
-        report = prepare("real", "tfds:celeb_a", out=str(tmp_path), test_count=2, log=QUIET)
-    assert sorted(report.written.values()) == [2, 10]
+    # faces rather than the mock's random noise, whose thumbnails are all the same grey: near duplicates
+    photos = np.stack(_faces(12, seed=14, size=(218, 178)))
+    as_dataset = lambda *args, **kwargs: tf.data.Dataset.from_tensor_slices({"image": photos})  # noqa: E731
+    with tfds.testing.mock_data(as_dataset_fn=as_dataset):
+        report = prepare("real", "tfds:celeb_a", out=str(tmp_path), split=ONE_EACH, log=QUIET)
+    assert sorted(report.written.values()) == [1, 1, 10]
     assert Image.open(tmp_path / "train1" / sorted(os.listdir(tmp_path / "train1"))[0]).size == (178, 218)
 
 
@@ -99,15 +124,17 @@ def test_existing_folders_are_kept_unless_replace(tmp_path):
     with pytest.raises(DataError, match="train1/ already holds 3 files. Nothing was written"):
         prepare("real", str(tmp_path / "photos"), out=str(tmp_path / "data"), log=QUIET)
     assert len(os.listdir(tmp_path / "data" / "train1")) == 3
-    report = prepare("real", str(tmp_path / "photos"), out=str(tmp_path / "data"), test_count=1, replace=True,
+    report = prepare("real", str(tmp_path / "photos"), out=str(tmp_path / "data"), split=ONE_EACH, replace=True,
                      log=QUIET)
-    assert sorted(report.written.values()) == [1, 7]
+    assert sorted(report.written.values()) == [1, 1, 6]
 
 
 def test_entry_point_reports_counts_and_errors(tmp_path, capsys):
     _fill(tmp_path / "photos", _faces(10, seed=7))
-    prepare_data_py.main(["--real", str(tmp_path / "photos"), "--out", str(tmp_path / "data"), "--test-count", "2"])
-    assert f"{tmp_path / 'data' / 'train1'}/ 8, {tmp_path / 'data' / 'test1'}/ 2" in capsys.readouterr().out
+    prepare_data_py.main(["--real", str(tmp_path / "photos"), "--out", str(tmp_path / "data"), "--test-count", "2",
+                          "--val-count", "1"])
+    assert (f"{tmp_path / 'data' / 'train1'}/ 7, {tmp_path / 'data' / 'val1'}/ 1, {tmp_path / 'data' / 'test1'}/ 2"
+            in capsys.readouterr().out)
     with pytest.raises(SystemExit, match="neither a folder"):
         prepare_data_py.main(["--manga", str(tmp_path / "typo"), "--out", str(tmp_path / "data")])
 
@@ -119,8 +146,8 @@ def _contents(folder):
 @pytest.mark.parametrize("bad_source", ["typo_folder", "refused_download", "too_few"])
 def test_replace_keeps_the_old_folders_when_the_new_source_fails(tmp_path, bad_source, monkeypatch):
     _fill(tmp_path / "photos", _faces(10, seed=8))
-    prepare("real", str(tmp_path / "photos"), out=str(tmp_path / "data"), test_count=2, log=QUIET)
-    before = [_contents(tmp_path / "data" / name) for name in ("train1", "test1")]
+    prepare("real", str(tmp_path / "photos"), out=str(tmp_path / "data"), split=TWO_EACH, log=QUIET)
+    before = [_contents(tmp_path / "data" / name) for name in ("train1", "val1", "test1")]
     if bad_source == "typo_folder":
         source, error = str(tmp_path / "phtos"), "neither a folder"
     elif bad_source == "refused_download":
@@ -128,30 +155,31 @@ def test_replace_keeps_the_old_folders_when_the_new_source_fails(tmp_path, bad_s
         source, error = "tfds:celeb_a", "could not provide celeb_a"
     else:
         _fill(tmp_path / "two", _faces(2, seed=9))
-        source, error = str(tmp_path / "two"), "--test-count 2: .* too few"
+        source, error = str(tmp_path / "two"), "--test-count 2 and --val-count 2: .* too few"
     with pytest.raises(DataError, match=error):
-        prepare("real", source, out=str(tmp_path / "data"), test_count=2, replace=True, log=QUIET)
-    assert [_contents(tmp_path / "data" / name) for name in ("train1", "test1")] == before
-    assert sorted(os.listdir(tmp_path / "data")) == ["test1", "train1"]           # no staging folder left behind
+        prepare("real", source, out=str(tmp_path / "data"), split=TWO_EACH, replace=True, log=QUIET)
+    assert [_contents(tmp_path / "data" / name) for name in ("train1", "val1", "test1")] == before
+    assert sorted(os.listdir(tmp_path / "data")) == ["test1", "train1", "val1"]   # no staging folder left behind
 
 
 def test_a_source_inside_the_folder_it_would_replace_is_refused(tmp_path):
     _fill(tmp_path / "photos", _faces(10, seed=10))
-    prepare("real", str(tmp_path / "photos"), out=str(tmp_path), test_count=2, log=QUIET)
+    prepare("real", str(tmp_path / "photos"), out=str(tmp_path), split=TWO_EACH, log=QUIET)
     before = _contents(tmp_path / "train1")
     with pytest.raises(DataError, match="is inside .*train1/, which this command would replace"):
-        prepare("real", str(tmp_path / "train1"), out=str(tmp_path), test_count=2, replace=True, log=QUIET)
+        prepare("real", str(tmp_path / "train1"), out=str(tmp_path), split=TWO_EACH, replace=True, log=QUIET)
     assert _contents(tmp_path / "train1") == before
 
 
 def test_replace_with_the_destination_inside_the_source_reads_the_source_once(tmp_path):
-    # --real . --out . --replace: the old train1/ and test1/ are part of the source; the new images are
-    # staged beside them and never read back as source images.
+    # --real . --out . --replace: the destination's own train1/ val1/ test1/ (JPEG copies of photos/) and the
+    # staging folders beside them are left out of the source: each face is read once, from photos/.
     _fill(tmp_path / "photos", _faces(10, seed=11))
-    prepare("real", str(tmp_path / "photos"), out=str(tmp_path), test_count=2, log=QUIET)
-    report = prepare("real", str(tmp_path), out=str(tmp_path), test_count=2, replace=True, log=QUIET)
-    # photos/ and the old train1/ test1/ (JPEG copies: other pixels, so not duplicates), nothing staged
-    assert sorted(report.written.values()) == [2, 18] and report.duplicates == 0
+    prepare("real", str(tmp_path / "photos"), out=str(tmp_path), split=TWO_EACH, log=QUIET)
+    report = prepare("real", str(tmp_path), out=str(tmp_path), split=TWO_EACH, replace=True, log=QUIET)
+    folders = [str(tmp_path / name) for name in ("train1", "val1", "test1")]
+    assert report.written == dict(zip(folders, (6, 2, 2))) and report.duplicates == 0
+    assert leaks(folders, NEAR_DUPLICATE["real"]) == []
 
 
 def test_prepare_flags_are_checked_where_they_are_parsed(tmp_path, capsys):
@@ -164,4 +192,4 @@ def test_prepare_flags_are_checked_where_they_are_parsed(tmp_path, capsys):
     _fill(tmp_path / "photos", _faces(5, seed=12))
     with pytest.raises(SystemExit) as exit_info:
         prepare_data_py.main(["--real", str(tmp_path / "photos"), "--out", str(tmp_path / "d"), "--test-count", "9"])
-    assert exit_info.value.code == 2 and "--test-count 9: " in capsys.readouterr().err
+    assert exit_info.value.code == 2 and "--test-count 9 and --val-ratio 0.05: " in capsys.readouterr().err

@@ -1,12 +1,13 @@
 import dataclasses
 import os
+import shutil
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from conftest import assert_saved_moving_average, tiny_preset
-from utils import data, losses
+from conftest import assert_saved_moving_average, tiny_preset, write_images
+from utils import data, evaluation, losses
 from utils.augment import augment
 from utils.networks import DOMAINS, build, load
 from utils.training import fit, make_training, rate_factor, weight_ramps
@@ -199,10 +200,13 @@ def test_reconstruction_loss_goes_down_on_a_few_images(tiny_config, tiny_data):
 def test_fit_writes_log_quality_samples_and_the_moving_average_as_the_trained_models(tiny_config, tiny_data):
     config = dataclasses.replace(tiny_config, epochs=2, quality_every=1, ema=0.9)
     model = build(config)
-    history = fit(model, config, log=lambda line: None)
+    lines = []
+    history = fit(model, config, log=lines.append)
     assert [row["epoch"] for row in history] == [1, 2]
     assert history[-1]["step"] == 2 * (12 // config.batch_size)     # the larger folder (12 real faces) sets an epoch
-    for row in history:                                             # quality of the test faces at each epoch end
+    assert "quality of the 10 validation faces each epoch" in "\n".join(lines)   # val1/ val2/: 5 + 5; test: 3 + 3
+    assert [("minutes_left" in row) for row in history] == [False, True]    # told once the first epoch is timed
+    for row in history:                                             # quality of the validation faces at each epoch end
         assert 0 <= row["retrieval_real2manga"] <= 1 and np.isfinite(row["kid_x100_manga2real"])
         assert 0 <= row["domain_score_real2manga"] <= 1
     for name in ("config.json", "log.csv", "loss_curves.png", "samples/epoch_001.png", "samples/epoch_002.png"):
@@ -213,6 +217,28 @@ def test_fit_writes_log_quality_samples_and_the_moving_average_as_the_trained_mo
     assert trained.config == config
     assert_saved_moving_average(config.out, trained)
     assert not all(np.array_equal(a, b) for a, b in zip(trained.xgan.get_weights(), model.xgan.get_weights()))
+
+
+def test_quality_reads_the_validation_faces_not_the_test_faces(tiny_config, tiny_data, monkeypatch):
+    seen = []
+    monkeypatch.setattr(evaluation.EpochQuality, "__init__", lambda self, faces, *args, **kwargs: seen.append(
+        faces) or setattr(self, "measure", lambda model: dict.fromkeys(evaluation.QUALITY_NAMES, 0.0)))
+    config = dataclasses.replace(tiny_config, max_steps=1, quality_every=1)
+    fit(build(config), config, log=lambda line: None)
+    validation = {d: data.load_images(data.domain_files(tiny_data, data.VAL_FOLDERS)[d], d, config) for d in DOMAINS}
+    assert len(seen) == 1 and all(np.array_equal(seen[0][d], validation[d]) for d in DOMAINS)
+
+
+def test_without_validation_folders_a_fixed_slice_of_training_faces_is_held_out(tiny_config, tiny_data):
+    for domain in DOMAINS:
+        shutil.rmtree(os.path.join(tiny_data, data.VAL_FOLDERS[domain]))
+    write_images(os.path.join(tiny_data, "train1"), 40, 44, 36, seed=7, ext="png")   # 52 real faces in all
+    lines = []
+    train, val = data.run_files(tiny_config, lines.append)
+    assert val["real"] == sorted(train["real"] + val["real"])[19::20]                    # every 20th by name
+    assert [os.path.basename(p) for p in val["manga"]] == ["007.png"]                    # at least one
+    assert not set(val["real"]) & set(train["real"]) and len(train["real"]) == 50
+    assert "holding out 2 real + 1 manga training faces for validation" in lines[-1]
 
 
 def test_max_steps_stops_early(tiny_config, tiny_data):

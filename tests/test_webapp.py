@@ -95,6 +95,7 @@ def test_server_translates_an_upload_and_survives_bad_ones(server, tmp_path):
     huge = requests.post(f"{server}/translate", files={"photo": ("big.jpg", b"\0" * (41 * 2 ** 20))})
     assert huge.status_code == 413 and "larger than 40 MB" in huge.json()["error"]
     assert requests.get(server).status_code == 200          # still serving
+    assert "Translating with your model in " in requests.get(server).text   # the page names the model it serves
 
 
 def _png_claiming(width, height):

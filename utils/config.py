@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import tensorflow as tf
 
-from utils.distribute import fast_mixed_precision
+from utils.distribute import fast_mixed_precision, fast_xla
 
 
 def _field(group, default, help, allowed=None, check=None, parse=None):
@@ -91,7 +91,8 @@ class Config:
     # --- training (train.py) ---
     data_dir: str = _train(".", "folder (or gs:// URL) holding train1/ (real) train2/ (manga) test1/ test2/")
     out: str = _train("runs/xgan", "run folder (or gs:// URL): config, checkpoints, logs, samples, trained models")
-    epochs: int = _train(3, "passes over the larger training folder", *POSITIVE)
+    epochs: int = _train(42, "passes over the larger training folder (26 where model.py finds no bfloat16 "
+                             "arithmetic: about the same minutes in float32)", *POSITIVE)
     max_steps: int = _train(0, "stop after this many steps in all (0: no limit); for smoke runs", *NOT_NEGATIVE)
     batch_size: int = _train(16, "images per domain per step", *POSITIVE)
     learning_rate: float = _train(1e-3, "Adam learning rate of the autoencoders (their decoders: see "
@@ -132,16 +133,17 @@ class Config:
                                  "the report's)", *NOT_NEGATIVE)
     sharp_domains: str = _train("manga", "whose faces L_sharp draws back sharp: manga (a blurred manga face through "
                                          "the real encoder: the real->manga path) or both", ("manga", "both"))
-    decay_epochs: float = _train(0.0, "every learning rate falls linearly to 0 over the last this many epochs "
-                                      "before --epochs (CycleGAN's schedule; 0: constant rates)", *NOT_NEGATIVE)
+    decay_epochs: float = _train(14.0, "every learning rate falls linearly to 0 over the last this many epochs "
+                                       "before --epochs (CycleGAN's schedule; 0: constant rates)", *NOT_NEGATIVE)
     warmup_epochs: float = _train(1.0, "w_d, w_s, w_g and w_col ramp up linearly from 0 over this many epochs",
                                   *NOT_NEGATIVE)
-    real_crop: float = _train(1.0, "side of the centred square cut from each real photo, as a fraction of its "
-                                   "shorter side", *UNIT_INTERVAL)
+    real_crop: float = _train(0.75, "side of the centred square cut from each real photo, as a fraction of its "
+                                    "shorter side (0.75: the face fills the frame as a manga face does)",
+                              *UNIT_INTERVAL)
     flip: bool = _train(True, "random horizontal flips of the training images")
     sample_count: int = _train(8, "fixed test faces per domain shown in the sample grid each epoch", *POSITIVE)
-    quality_every: int = _train(1, "epochs between quality measures of the test faces (KID x100, input retrieval, "
-                                   "domain score) in log.csv; 0: never", *NOT_NEGATIVE)
+    quality_every: int = _train(3, "epochs between quality measures of the validation faces (KID x100, input "
+                                   "retrieval, domain score) in log.csv; 0: never", *NOT_NEGATIVE)
     quality_features: str = _train("auto", "features of the per-epoch KID: auto (the FID InceptionV3 where "
                                            "requirements-metrics.txt is installed, else the domain classifier's), "
                                            "fid-inception or classifier",
@@ -153,9 +155,11 @@ class Config:
     strategy: str = _train("default", "tf.distribute strategy: default (one device), mirrored (every GPU of this "
                                       "machine) or multiworker (the machines in TF_CONFIG); batch_size is global",
                            ("default", "mirrored", "multiworker"))
-    jit_compile: bool = _train(True, "compile the train step with XLA (1.1x faster on an AVX2 CPU, 1.4x slower on "
-                                     "an AVX-512 one, measured: README, Speed); "
-                                     "applies to one device: under mirrored or multiworker the step runs unfused")
+    jit_compile: bool = _train(True, "compile the train step with XLA (1.3x faster on an AVX2 CPU, 1.4x slower on "
+                                     "an AVX-512 one: docs/speed.md); applies to one device: under mirrored or "
+                                     "multiworker the step runs unfused. auto: on a GPU or a CPU without AVX-512, "
+                                     "saved as true or false",
+                               parse=lambda text: _parse_bool(text, auto=fast_xla))
     mixed_precision: bool = _train(False, "float16 (GPU, with loss scaling) or bfloat16 (CPU) compute; "
                                           "outputs, losses and saved models stay float32. auto: on where it is "
                                           "faster (a GPU, or a CPU with bfloat16 arithmetic: avx512_bf16 or "
@@ -163,11 +167,10 @@ class Config:
                                    parse=lambda text: _parse_bool(text, auto=fast_mixed_precision))
 
     # --- translation (translate.py, evaluate.py, app.py, export.py; train.py's samples and quality use it too) ---
-    sharpen: float = _translate(0.0, "unsharp masking of each photo before the real encoder when it is translated "
-                                     "(not in training): photo + SHARPEN * (photo - blurred photo). The photos are "
-                                     "softer than drawn faces; sharpened, they are drawn with the outlines of manga "
-                                     "faces (0.75 in --preset long; README, What was learned); 0: off, the report's",
-                                *NOT_NEGATIVE)
+    sharpen: float = _translate(0.75, "unsharp masking of each photo before the real encoder when it is translated "
+                                      "(not in training): photo + SHARPEN * (photo - blurred photo). The photos are "
+                                      "softer than drawn faces; sharpened, they are drawn with the outlines of manga "
+                                      "faces (docs/findings.md); 0: off, the report's", *NOT_NEGATIVE)
 
     def save(self, path):
         with tf.io.gfile.GFile(path, "w") as f:
@@ -200,9 +203,15 @@ class Config:
         return found
 
 
-# The report's topology and settings (section 3 and its code), with this project's bug fixes (README).
 PRESETS = {
-    "default": {},
+    # The recipe of the field defaults, resolved for this machine when model.py saves it: bfloat16 where the
+    # CPU computes it, XLA where it is the faster, and on a CPU without bfloat16 arithmetic FLOAT32's
+    # shorter schedule (float32 steps take about 1.6 times as long).
+    "default": dict(mixed_precision="auto", jit_compile="auto"),
+    # The default of earlier versions: 3 epochs of the uncut photos, unsharpened. The check that everything
+    # runs (what the tests use), in minutes; its faces are blurry paintings, not manga faces.
+    "quick": dict(real_crop=1.0, epochs=3, decay_epochs=0.0, quality_every=1, sharpen=0.0, jit_compile="auto"),
+    # The report's topology and settings (section 3 and its code), with this project's bug fixes (docs/design.md).
     "report": dict(
         encoder_shared_filters=(128, 256), residual_blocks=0, embedding="vector", embedding_dim=1024,
         encoder_pool="average", decoder_shared_filters=(512, 256), decoder_private_filters=(128, 64),
@@ -210,22 +219,18 @@ PRESETS = {
         discriminators="manga", spectral_norm=False, domain_classifier_units=256,
         batch_size=32, learning_rate=1e-3, disc_learning_rate=1e-3, beta_1=0.9, gan_loss="bce", augment="none", r1=0.0,
         decoder_learning_rate=0.0, ema=0.0, w_edge=0.0, w_d=1.0, w_s=1.0, w_g=1.0, w_col=0.0, col_epochs=0.0,
-        warmup_epochs=0.0),
-    # The best measured run within the hour (README, What to expect): the photos cut so that the face fills the
-    # frame as a manga face does, 42 epochs measured every 3, the last 14 with falling rates, in bfloat16 where
-    # the CPU computes it (1.6x) and the plain function (faster than XLA on AVX-512 CPUs), in a run folder of its
-    # own, so that it never goes on from the default run's checkpoints; its photos sharpened when translated.
-    "long": dict(real_crop=0.75, epochs=42, decay_epochs=14, mixed_precision="auto", jit_compile=False,
-                 quality_every=3, out="runs/long", sharpen=0.75),
+        warmup_epochs=0.0, real_crop=1.0, epochs=3, decay_epochs=0.0, quality_every=1, sharpen=0.0),
 }
+FLOAT32 = dict(epochs=26, decay_epochs=9.0)  # the default recipe without bfloat16 arithmetic (docs/speed.md)
 
 
 def preset(name):
-    """The Config of preset `name`; a value given as text where the field parses its flag's text ("auto"
-    precision) is parsed as that flag's would be, so it is resolved for this machine."""
+    """The Config of preset `name` for this machine: a value given as text where the field parses its flag's
+    text ("auto") is parsed as that flag's would be; the default recipe in float32 takes FLOAT32's schedule."""
     parsers = {f.name: f.metadata["parse"] for f in dataclasses.fields(Config) if f.metadata["parse"]}
-    return dataclasses.replace(Config(), **{k: parsers[k](v) if k in parsers and isinstance(v, str) else v
-                                            for k, v in PRESETS[name].items()})
+    config = dataclasses.replace(Config(), **{k: parsers[k](v) if k in parsers and isinstance(v, str) else v
+                                              for k, v in PRESETS[name].items()})
+    return dataclasses.replace(config, **FLOAT32) if name == "default" and not config.mixed_precision else config
 
 
 def flag(name):

@@ -10,11 +10,15 @@ from utils import reading
 DOMAINS = ("real", "manga")
 MEMORY_LIMIT_BYTES = 2 ** 30  # per domain: training images decoded once up to this size (87,000 at 64x64)
 
-# Folder names of the report's layout: 1 = real faces, 2 = manga faces.
+# Folder names of the report's layout: 1 = real faces, 2 = manga faces. Settings are chosen on the validation
+# faces (train.py's per-epoch quality, sweeps); the test faces are measured once, for what ships.
 TRAIN_FOLDERS = {"real": "train1", "manga": "train2"}
+VAL_FOLDERS = {"real": "val1", "manga": "val2"}
 TEST_FOLDERS = {"real": "test1", "manga": "test2"}
-LAYOUT = ("train1/ (real faces), train2/ (manga faces), test1/ and test2/ (the same, held out), which "
-          "`python prepare_data.py` can fill")
+LAYOUT = ("train1/ (real faces), train2/ (manga faces), val1/ val2/ and test1/ test2/ (the same, held out), "
+          "which `python prepare_data.py` can fill")
+HOLD_OUT_EVERY = 20  # without val1/ val2/: every 20th training file by name is held out for validation instead
+HOLD_OUT_MAX = 300   # faces per domain
 
 
 class DataError(ValueError):
@@ -69,10 +73,34 @@ def domain_files(data_dir, folders, min_count=1, log=print):
     return files
 
 
+def layout_folders(domain):
+    """(train, validation, test) folder names of `domain`."""
+    return TRAIN_FOLDERS[domain], VAL_FOLDERS[domain], TEST_FOLDERS[domain]
+
+
 def run_files(config, log=print):
-    """(training files, test files) of config.data_dir, checked before any model is built."""
-    return (domain_files(config.data_dir, TRAIN_FOLDERS, min_count=config.batch_size, log=log),
-            domain_files(config.data_dir, TEST_FOLDERS, log=log))
+    """(training files, validation files) of config.data_dir, checked before any model is built.
+
+    Without val1/ and val2/, a fixed slice of the training files (every HOLD_OUT_EVERY-th by name, at most
+    HOLD_OUT_MAX per domain) is held out for validation instead, and the log says which.
+    """
+    if all(tf.io.gfile.isdir(os.path.join(config.data_dir, folder)) for folder in VAL_FOLDERS.values()):
+        return (domain_files(config.data_dir, TRAIN_FOLDERS, min_count=config.batch_size, log=log),
+                domain_files(config.data_dir, VAL_FOLDERS, log=log))
+    files = domain_files(config.data_dir, TRAIN_FOLDERS, min_count=config.batch_size + 1, log=log)
+    val = {d: paths[HOLD_OUT_EVERY - 1::HOLD_OUT_EVERY][:HOLD_OUT_MAX] or paths[-1:] for d, paths in files.items()}
+    train = {d: [p for p in paths if p not in set(val[d])] for d, paths in files.items()}
+    for domain, paths in train.items():
+        if len(paths) < config.batch_size:
+            raise DataError(f"{os.path.join(config.data_dir, TRAIN_FOLDERS[domain])}/ holds {len(files[domain])} "
+                            f"readable images; with {len(val[domain])} held out for validation, fewer than one "
+                            f"batch ({config.batch_size}) are left. Add images, lower --batch-size, or add "
+                            f"{VAL_FOLDERS['real']}/ and {VAL_FOLDERS['manga']}/.")
+    log(f"no {VAL_FOLDERS['real']}/ {VAL_FOLDERS['manga']}/ in {config.data_dir}: holding out "
+        f"{len(val['real'])} real + {len(val['manga'])} manga training faces for validation (every "
+        f"{HOLD_OUT_EVERY}th file by name, up to {HOLD_OUT_MAX}: {os.path.basename(val['real'][0])}, "
+        f"{os.path.basename(val['manga'][0])}, ...); they are not trained on")
+    return train, val
 
 
 def decode(path):

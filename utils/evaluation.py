@@ -118,14 +118,14 @@ def write_report(results, grids, info, output, grid_width=10):
 
 class EpochQuality:
     """train.py's view of quality as it trains: at each epoch end, for both directions, KID x100 between the
-    translations of the fixed test faces and the other domain's test faces, input retrieval, and domain
+    translations of the validation faces and the other domain's validation faces, input retrieval, and domain
     score. Features: the FID InceptionV3 where requirements-metrics.txt is installed, else the pooled
     features of the real-vs-manga classifier that gives the domain score (trained here once, about 15 s).
     """
 
-    def __init__(self, test, train, choice="auto", seed=0, log=print):
-        """`test`, `train`: {domain: [-1, 1] images}."""
-        self.test, self.seed = test, seed
+    def __init__(self, faces, train, choice="auto", seed=0, log=print):
+        """`faces` (the validation faces), `train`: {domain: [-1, 1] images}."""
+        self.faces, self.seed = faces, seed
         self.classifier = metrics.train_domain_classifier(train["real"], train["manga"], seed=seed)
         self.extractor = None
         if choice in ("auto", "fid-inception"):
@@ -134,19 +134,20 @@ class EpochQuality:
                 raise metrics.FeaturesUnavailable(unavailable[0])
         if self.extractor is None:
             self.extractor = metrics.classifier_features(self.classifier)
-        log(f"quality of the test faces each epoch: KID on {self.extractor.description}")
-        self.features = {d: metrics.features_of(self.extractor, x) for d, x in test.items()}
+        log(f"quality of the {sum(len(x) for x in faces.values())} validation faces each epoch: KID on "
+            f"{self.extractor.description}")
+        self.features = {d: metrics.features_of(self.extractor, x) for d, x in faces.items()}
 
     def measure(self, model):
-        """{measure_direction: value} of `model` (in its current weights) on the test faces."""
+        """{measure_direction: value} of `model` (in its current weights) on the validation faces."""
         row = {}
         for direction, (source, target) in DIRECTIONS.items():
-            translated = metrics.outputs(model.translator(source, target), self.test[source])
+            translated = metrics.outputs(model.translator(source, target), self.faces[source])
             kid, _ = metrics.kid(metrics.features_of(self.extractor, translated), self.features[target],
                                  seed=self.seed)
             share = metrics.share_called_manga(self.classifier, translated)
             row[f"kid_x100_{direction}"] = 100 * kid
-            row[f"retrieval_{direction}"] = metrics.input_retrieval(self.test[source], translated)
+            row[f"retrieval_{direction}"] = metrics.input_retrieval(self.faces[source], translated)
             row[f"domain_score_{direction}"] = share if target == "manga" else 1 - share
         return row
 

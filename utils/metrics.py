@@ -173,8 +173,10 @@ def mean_pairwise_distance(a, b=None, block=1024):
 
 def semantic_consistency(embeddings, embeddings_again):
     """Distance of each face's embedding to its translation's re-encoded embedding, relative to the mean
-    distance between the embeddings of different faces: 0 = kept exactly, 1 = no better than another face."""
-    kept = float(np.mean(np.linalg.norm(embeddings - embeddings_again, axis=1)))
+    distance between the embeddings of different faces: 0 = kept exactly, 1 = no better than another face.
+    Each embedding (a vector, or a map of them) is one flattened vector, as mean_pairwise_distance takes it."""
+    flat = lambda x: np.asarray(x, np.float64).reshape(len(x), -1)  # noqa: E731
+    kept = float(np.mean(np.linalg.norm(flat(embeddings) - flat(embeddings_again), axis=1)))
     return kept / mean_pairwise_distance(embeddings)
 
 

@@ -285,6 +285,36 @@ def saved_config(model_dir, how_to_make):
     return config
 
 
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+PRETRAINED = os.path.join(ROOT, "pretrained")  # the shipped model: pretrained/README.md
+RUN_MODELS = "runs/xgan/models"                # where the default run saves its trained models
+
+
+def add_models_flag(parser):
+    parser.add_argument("--models", help=f"trained models, as train.py saved them; pretrained: the shipped model "
+                                         f"(default: {RUN_MODELS}, or pretrained while that holds none)")
+
+
+def load_trained(models, settings=None, log=print):
+    """(models, their folder) of a --models flag: its folder (pretrained: the shipped model's), else the default
+    run's, else the shipped model, which the log names. `settings`: as load's."""
+    if models is None and not tf.io.gfile.exists(config_path(RUN_MODELS)):
+        log(f"no trained models in {RUN_MODELS}/ yet: using the shipped model in pretrained/ (its card: "
+            f"pretrained/README.md; python train.py trains your own)")
+        models = PRETRAINED
+    elif models in ("pretrained", "pretrained/"):
+        models = PRETRAINED
+    models = models or RUN_MODELS
+    return load(models, how_to_make="python train.py", settings=settings), models
+
+
+def describe(model_dir):
+    """Which model a folder holds, in words for a page or a log."""
+    if os.path.realpath(model_dir) == os.path.realpath(PRETRAINED):
+        return "the shipped model (pretrained/)"
+    return f"your model in {model_dir}/"
+
+
 def load(model_dir, how_to_make, settings=None):
     """The models saved in `model_dir` (see saved_config); `settings`: {field: value} of translation settings
     that replace the saved ones (the "translate" flags the user gave)."""

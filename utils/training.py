@@ -154,6 +154,19 @@ def rate_factor(step, total_steps, steps_per_epoch, config):
     return min(1.0, (total_steps - step) / decay_steps) if decay_steps else 1.0
 
 
+class TimeLeft:
+    """Minutes left in the run, from this start's wall time per step so far (the epoch ends' samples, quality
+    measures and checkpoints included), once an epoch has been timed (`timed`)."""
+
+    def __init__(self, step, total_steps):
+        self.start, self.first, self.total, self.timed = time.perf_counter(), step, total_steps, False
+
+    def minutes(self, step):
+        if not self.timed or step <= self.first:
+            return None
+        return (time.perf_counter() - self.start) / (step - self.first) * (self.total - step) / 60
+
+
 class TrainingStopped(Exception):
     """Training stopped before its end: by a signal (after a checkpoint) or by a NaN/Inf loss (without one)."""
 
@@ -166,7 +179,7 @@ def fit(model, config, files=None, log=print, fresh=False, strategy=None):
     """Train `model` on config.data_dir, going on from the run folder's latest checkpoint unless `fresh`.
 
     The run folder (config.out) gets config.json, checkpoints/, log.csv (loss terms every log_every steps,
-    quality of the test faces at epoch ends), loss_curves.png, samples/epoch_NNN.png, tensorboard/ and at
+    quality of the validation faces at epoch ends), loss_curves.png, samples/epoch_NNN.png, tensorboard/ and at
     the end models/ for translate.py (the moving-average weights). `files`: what data.run_files returns, if
     the caller checked the data already. `strategy`: the tf.distribute strategy whose scope `model` was
     built in (default: the current one); in a cluster only the chief worker logs and writes files.
@@ -175,7 +188,7 @@ def fit(model, config, files=None, log=print, fresh=False, strategy=None):
     strategy = strategy or tf.distribute.get_strategy()
     chief = distribute.is_chief(strategy)
     log = log if chief else (lambda line: None)
-    files, test_files = files or data.run_files(config, log)
+    files, val_files = files or data.run_files(config, log)
     run = lambda *parts: os.path.join(config.out, *parts)  # noqa: E731
     if fresh and chief:
         runs.empty(config.out)
@@ -192,9 +205,12 @@ def fit(model, config, files=None, log=print, fresh=False, strategy=None):
     dataset = data.training_dataset(files, config, start_step=resumed or 0)
     batches = iter(strategy.experimental_distribute_dataset(dataset))
     log(f"{len(files['real'])} real + {len(files['manga'])} manga training faces ready in "
-        f"{time.perf_counter() - start:.0f} s: {steps} steps of {config.batch_size} per epoch, {total_steps} in all")
-    quality = _quality_monitor(config, files, test_files, log) if chief and config.quality_every else None
-    samples = {d: data.load_images(test_files[d][:config.sample_count], d, config) for d in DOMAINS}
+        f"{time.perf_counter() - start:.0f} s: {config.epochs} epochs of {steps} steps of {config.batch_size}, "
+        f"{total_steps} steps in all, computed in {keras.mixed_precision.global_policy().name}, XLA "
+        f"{'on' if config.jit_compile and distribute.one_device(strategy) else 'off'}; the minutes left are told "
+        f"once the first epoch is timed")
+    quality = _quality_monitor(config, files, val_files, log) if chief and config.quality_every else None
+    samples = {d: data.load_images(val_files[d][:config.sample_count], d, config) for d in DOMAINS}
 
     if chief:
         tf.io.gfile.makedirs(run("samples"))
@@ -207,11 +223,13 @@ def fit(model, config, files=None, log=print, fresh=False, strategy=None):
 
     with checkpoints.StopSignals() as signals, writer.as_default():
         step = int(state.step)
+        left = TimeLeft(step, total_steps)
         while step < total_steps:
             epoch = step // steps + 1
             log(f"epoch {epoch}/{config.epochs}")
             bar = keras.utils.Progbar(min(steps, total_steps - (epoch - 1) * steps),
-                                      verbose=1 if sys.stdout.isatty() else 2, stateful_metrics=["images/s"])
+                                      verbose=1 if sys.stdout.isatty() else 2,
+                                      stateful_metrics=["images/s", "min_left"])
             sums, count, start = {name: 0.0 for name in LOSS_NAMES}, 0, time.perf_counter()
             epoch_start, epoch_first_step = start, step
             while step < min(epoch * steps, total_steps):
@@ -227,12 +245,15 @@ def fit(model, config, files=None, log=print, fresh=False, strategy=None):
                 sums, count = {k: sums[k] + terms[k] for k in sums}, count + 1
                 now = time.perf_counter()
                 speed = 2 * config.batch_size * (step - epoch_first_step) / (now - epoch_start)
-                bar.update(step - (epoch - 1) * steps, [(k, terms[k]) for k in SHOWN] + [("images/s", speed)])
+                minutes_left = left.minutes(step)
+                bar.update(step - (epoch - 1) * steps, [(k, terms[k]) for k in SHOWN] + [("images/s", speed)]
+                           + ([("min_left", minutes_left)] if minutes_left is not None else []))
                 if chief and (step % config.log_every == 0 or step == min(epoch * steps, total_steps)):
                     state.seconds.assign_add(now - start)
                     rows.append({"epoch": epoch, "step": step, "train_minutes": float(state.seconds) / 60,
                                  **{k: v / count for k, v in sums.items()},
-                                 "images_per_s": 2 * config.batch_size * count / (now - start)})
+                                 "images_per_s": 2 * config.batch_size * count / (now - start),
+                                 **({"minutes_left": minutes_left} if minutes_left is not None else {})})
                     _write_summaries(rows[-1], optimizers)
                     _write_rows(rows, run("log.csv"))
                     sums, count, start = {name: 0.0 for name in LOSS_NAMES}, 0, time.perf_counter()
@@ -251,6 +272,7 @@ def fit(model, config, files=None, log=print, fresh=False, strategy=None):
                     measure = quality and (epoch % config.quality_every == 0 or step == total_steps)
                     _epoch_end_files(model, epoch, step, rows, samples, quality if measure else None, run)
                 writer.flush()
+            left.timed = True
             start = time.perf_counter()
 
     with average.applied():  # the average is in the live model's weights, so a rebuild copies it (mp1)
@@ -264,20 +286,21 @@ def fit(model, config, files=None, log=print, fresh=False, strategy=None):
     return rows
 
 
-def _quality_monitor(config, files, test_files, log):
-    """The per-epoch quality measure of the test faces (evaluation.EpochQuality), its classifier trained on up
-    to 1,000 training faces of each domain."""
+def _quality_monitor(config, files, val_files, log):
+    """The per-epoch quality measure of the validation faces (evaluation.EpochQuality), its classifier trained
+    on up to 1,000 training faces of each domain."""
     start = time.perf_counter()
     pick = lambda paths: paths[:: max(1, len(paths) // QUALITY_TRAIN_FACES)][:QUALITY_TRAIN_FACES]  # noqa: E731
     load = lambda chosen: {d: data.load_images(chosen[d], d, config) for d in DOMAINS}  # noqa: E731
-    monitor = evaluation.EpochQuality(load(test_files), load({d: pick(files[d]) for d in DOMAINS}),
+    monitor = evaluation.EpochQuality(load(val_files), load({d: pick(files[d]) for d in DOMAINS}),
                                       config.quality_features, config.seed, log)
     log(f"quality measure ready in {time.perf_counter() - start:.0f} s")
     return monitor
 
 
 def _epoch_end_files(model, epoch, step, rows, samples, quality, run):
-    """The sample grid and loss curves; with `quality`, the quality of the test faces in the epoch's last row."""
+    """The sample grid and loss curves; with `quality`, the quality of the validation faces in the epoch's last
+    row."""
     grid = images.sample_grid(model, samples["real"], samples["manga"])
     images.save_png(grid, run("samples", f"epoch_{epoch:03d}.png"))
     tf.summary.image("samples", (grid[None] + 1) / 2, step=step,

@@ -45,8 +45,9 @@ def translate_upload(model, content, direction="real2manga", faces=None):
     return [(images.to_uint8(a), images.to_uint8(b)) for a, b in zip(x, y)]
 
 
-def create_app(model, faces):
-    """The Flask app; `faces` (a FaceCropper) is used when the user ticks "find faces"."""
+def create_app(model, faces, description="an XGAN"):
+    """The Flask app; `faces` (a FaceCropper) is used when the user ticks "find faces"; `description` names the
+    model on the page (networks.describe)."""
     app = flask.Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = MAX_UPLOAD_MB * 2 ** 20
     one_at_a_time = threading.Lock()  # the detector and the model each serve one request at a time
@@ -55,7 +56,7 @@ def create_app(model, faces):
 
     @app.get("/")
     def page():
-        return flask.render_template("index.html", max_mb=MAX_UPLOAD_MB)
+        return flask.render_template("index.html", max_mb=MAX_UPLOAD_MB, model=description)
 
     @app.post("/translate")
     def translate():
