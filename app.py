@@ -15,13 +15,19 @@ from utils.networks import ModelNotFoundError, add_models_flag, describe, load_t
 from utils.webapp import create_app
 
 
-def main(argv=None):
+def make_parser():
+    """The command's flags (the docs test parses the README's commands with it)."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_models_flag(parser)
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1, this computer)")
     parser.add_argument("--port", type=checked(int, "a port number from 1 to 65535", lambda v: 0 < v < 65536),
                         default=7860, help="port (default: 7860)")
     add_config_flags(parser, "translate")
+    return parser
+
+
+def main(argv=None):
+    parser = make_parser()
     args = parser.parse_args(argv)
     try:
         model, models = load_trained(args.models, given_flags(args, "translate"))

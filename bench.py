@@ -105,13 +105,19 @@ def device_table(config, steps):
     set_mixed_precision(False)
 
 
-def main(argv=None):
+def make_parser():
+    """The command's flags (the docs test parses the README's commands with it)."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--steps", type=int, default=8, help="timed steps per row (default: 8)")
     parser.add_argument("--data-dir", default=".", help="folder holding train1/ and train2/ (default: .)")
     parser.add_argument("--devices", action="store_true",
                         help="1 and 2 devices, float32 and mixed precision, instead of the step table")
     parser.add_argument("--smoke", action="store_true", help="tiny model, 2 steps")
+    return parser
+
+
+def main(argv=None):
+    parser = make_parser()
     args = parser.parse_args(argv)
     config = dataclasses.replace(Config(), data_dir=args.data_dir, **(TINY if args.smoke else {}))
     steps = 2 if args.smoke else args.steps

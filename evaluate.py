@@ -22,7 +22,8 @@ from utils.evaluation import evaluate, markdown_table, write_report
 from utils.networks import ModelNotFoundError, add_models_flag, load_trained
 
 
-def main(argv=None):
+def make_parser():
+    """The command's flags (the docs test parses the README's commands with it)."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_models_flag(parser)
     parser.add_argument("--data-dir", default=".", help="folder holding train1/ train2/ test1/ test2/ (default: .)")
@@ -41,6 +42,11 @@ def main(argv=None):
     parser.add_argument("--output", default="results", help="folder for metrics.json and index.html (default: results)")
     parser.add_argument("--seed", type=checked(int, "0 or more", lambda v: v >= 0), default=0, help="seed of the classifier, subsets and samples (default: 0)")
     add_config_flags(parser, "translate")
+    return parser
+
+
+def main(argv=None):
+    parser = make_parser()
     args = parser.parse_args(argv)
     log = lambda line: print(line, flush=True)  # noqa: E731
     held_out = data.TEST_FOLDERS if args.split == "test" else data.VAL_FOLDERS

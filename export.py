@@ -17,11 +17,17 @@ from utils.export import export
 from utils.networks import ModelNotFoundError, add_models_flag, load_trained
 
 
-def main(argv=None):
+def make_parser():
+    """The command's flags (the docs test parses the README's commands with it)."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_models_flag(parser)
     parser.add_argument("--out", default="exported", help="folder to write to (default: exported)")
     add_config_flags(parser, "translate")
+    return parser
+
+
+def main(argv=None):
+    parser = make_parser()
     args = parser.parse_args(argv)
     try:
         model, _ = load_trained(args.models, given_flags(args, "translate"))

@@ -15,13 +15,19 @@ from utils.config import PRESETS, add_config_flags, apply_flags, preset
 from utils.networks import build, check_topology
 
 
-def main(argv=None):
+def make_parser():
+    """The command's flags (the docs test parses the README's commands with it)."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", dest="model_dir", default="models",
                         help="folder for the saved models (default: models)")
     parser.add_argument("--preset", choices=PRESETS, default="default",
                         help="topology and training settings to start from (default: default)")
     add_config_flags(parser, "model")
+    return parser
+
+
+def main(argv=None):
+    parser = make_parser()
     args = parser.parse_args(argv)
     config = apply_flags(preset(args.preset), args, "model")
     problem = check_topology(config)

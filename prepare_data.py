@@ -23,7 +23,8 @@ from utils.prepare import Split, SplitError, prepare
 from utils.reading import describe_bad
 
 
-def main(argv=None):
+def make_parser():
+    """The command's flags (the docs test parses the README's commands with it)."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--real", metavar="SOURCE", help="real faces: fills train1/ val1/ test1/")
     parser.add_argument("--manga", metavar="SOURCE", help="manga faces: fills train2/ val2/ test2/")
@@ -45,6 +46,11 @@ def main(argv=None):
     parser.add_argument("--replace", action="store_true",
                         help="replace the domain's folders if they hold files (once the new images are all written)")
     parser.add_argument("--tfds-dir", help="where tensorflow-datasets keeps its downloads (default: its own)")
+    return parser
+
+
+def main(argv=None):
+    parser = make_parser()
     args = parser.parse_args(argv)
     if not (args.real or args.manga):
         parser.error("give --real SOURCE, --manga SOURCE or both")

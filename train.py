@@ -25,12 +25,18 @@ from utils.networks import ModelNotFoundError, load, rebuild, saved_config
 from utils.training import TrainingStopped, fit
 
 
-def main(argv=None):
+def make_parser():
+    """The command's flags (the docs test parses the README's commands with it)."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--models", default="models", help="folder model.py saved to (default: models)")
     parser.add_argument("--fresh", action="store_true",
                         help="start the run over: delete the run folder's checkpoints, logs and samples first")
     add_config_flags(parser, "train")
+    return parser
+
+
+def main(argv=None):
+    parser = make_parser()
     args = parser.parse_args(argv)
     try:
         how_to_make = f"python model.py --out {args.models}"

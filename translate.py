@@ -19,7 +19,8 @@ from utils.reading import describe_bad
 from utils.translation import translate_files
 
 
-def main(argv=None):
+def make_parser():
+    """The command's flags (the docs test parses the README's commands with it)."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_models_flag(parser)
     parser.add_argument("--input", nargs="+", help="image files and/or folders (default: test1/ and test2/)")
@@ -30,6 +31,11 @@ def main(argv=None):
                         help="find each face in the photos (any size, anywhere, several per photo), align it to the "
                              "framing of the training faces, and translate each one")
     add_config_flags(parser, "translate")
+    return parser
+
+
+def main(argv=None):
+    parser = make_parser()
     args = parser.parse_args(argv)
     try:
         model, models = load_trained(args.models, given_flags(args, "translate"))

@@ -22,7 +22,8 @@ def test_dry_run_prints_every_step():
     out = run.stdout
     assert "gcloud compute instances create xgan --zone us-central1-a" in out
     assert "--accelerator type=nvidia-tesla-t4,count=1" in out and "--provisioning-model SPOT" in out
-    assert "python model.py --out gs://b/models" in out
+    assert "python model.py --out gs://b/models" in out                 # the default recipe
+    assert "gcloud storage cp -r train1 train2 val1 val2 test1 test2 gs://b/data/" in out
     assert ("python train.py --models gs://b/models --data-dir gs://b/data --out gs://b/runs/xgan "
             "--strategy mirrored") in out
     assert "gcloud storage cp -r gs://b/runs/xgan/models" in out

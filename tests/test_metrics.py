@@ -94,6 +94,36 @@ def test_speckle_finds_the_checkerboard_and_not_smooth_edges():
     assert metrics.speckle(checker, edges) > 2 and metrics.speckle(edges, edges) == 1
 
 
+def test_blockiness_finds_a_grid_of_cells_and_not_a_smooth_face():
+    rng = np.random.default_rng(7)
+    yy, xx = np.mgrid[0:64, 0:64] / 64
+    smooth = np.stack([np.sin(3 * xx + 2 * yy + k) * 0.8 for k in range(3)], -1)[None].repeat(6, 0)
+    smooth = smooth + 0.05 * rng.normal(size=smooth.shape)            # texture, as in a drawn face
+    cells = np.repeat(np.repeat(rng.uniform(-0.3, 0.3, (6, 8, 8, 3)), 8, 1), 8, 2)   # an 8x8 map, upsampled
+    blocky = smooth + cells
+    assert 0.9 < metrics.cell_jumps(smooth) < 1.1
+    assert metrics.cell_jumps(blocky) > 2
+    assert metrics.blockiness(smooth, smooth) == 1 and metrics.blockiness(blocky, smooth) > 2
+    assert metrics.cell_jumps(np.roll(blocky, 4, axis=2), cell=8) < 0.5 * metrics.cell_jumps(blocky)  # off the grid
+
+
+def test_skin_tone_errors_tell_dark_skin_drawn_grey_from_a_palette_shift():
+    assert np.allclose(metrics.lab(np.ones((1, 1, 3))), [[100, 0, 0]], atol=0.1)
+    assert np.allclose(metrics.lab(-np.ones((1, 1, 3))), [[0, 0, 0]], atol=0.1)
+    rng = np.random.default_rng(8)
+    skin = np.array([0.55, 0.1, -0.2])                                 # a skin colour on [-1, 1]
+    lightness = np.linspace(-0.8, 0.4, 20)                             # dark to light skin
+    photos = np.clip(skin + lightness[:, None, None, None] + 0.02 * rng.normal(size=(20, 64, 64, 3)), -1, 1)
+    assert metrics.skin_tone_errors(photos, photos) == (0.0, 0.0)
+    paler = np.clip(photos * 0.8 + 0.15, -1, 1)                        # every face drawn paler: kept in place
+    dark, light = metrics.skin_tone_errors(photos, paler)
+    assert dark < 8 and light < 8 and dark < 1.5 * light                # measured: 5.7 and 5.3
+    greyed = paler.copy()
+    greyed[:4] = greyed[:4].mean(-1, keepdims=True)                    # the darkest fifth drawn grey
+    dark, light = metrics.skin_tone_errors(photos, greyed)
+    assert dark > 20 and dark > 2 * light                               # measured: 26.2 and 9.0
+
+
 def test_xgan_measures_on_known_cases():
     rng = np.random.default_rng(1)
     faces = rng.uniform(-1, 1, (20, 8, 8, 3))

@@ -27,6 +27,11 @@ ROWS = (
     ("diversity", "diversity: pairwise distance of translations / of real target faces", "about 1; small = mode collapse"),
     ("speckle", "speckle: checkerboard share of pixel changes, translations / real target faces",
      "about 1 or below; above = speckled"),
+    ("blockiness", "blockiness: steps across 8-pixel cell borders / inside cells, translations / real target faces",
+     "about 1; above = a grid of blocks"),
+    ("skin_dark", "skin-tone error of the darkest fifth of the inputs (CIELAB, the mean shift taken off)",
+     "lower; at most 1.5 x the lightest fifth's"),
+    ("skin_light", "skin-tone error of the lightest fifth of the inputs", "lower"),
     ("reconstruction_mse", "reconstruction MSE of the source's autoencoder (pixels on [0, 1])", "lower"),
     ("reconstruction_psnr_db", "reconstruction PSNR of the source's autoencoder (dB)", "higher"),
 )
@@ -62,7 +67,9 @@ def evaluate(model, test, train, extractor=None, seed=0, log=print):
             "semantic_consistency": metrics.semantic_consistency(embedding, embedding_again),
             "diversity": metrics.diversity(translated, test[target]),
             "speckle": metrics.speckle(translated, test[target]),
+            "blockiness": metrics.blockiness(translated, test[target]),
         }
+        measures["skin_dark"], measures["skin_light"] = metrics.skin_tone_errors(x, translated)
         measures["reconstruction_mse"], measures["reconstruction_psnr_db"] = metrics.reconstruction(x, reconstructed)
         if extractor is not None:
             log(f"{direction}: features of the translations, of {len(test[target])} other {target} faces and of "
@@ -118,8 +125,8 @@ def write_report(results, grids, info, output, grid_width=10):
 
 class EpochQuality:
     """train.py's view of quality as it trains: at each epoch end, for both directions, KID x100 between the
-    translations of the validation faces and the other domain's validation faces, input retrieval, and domain
-    score. Features: the FID InceptionV3 where requirements-metrics.txt is installed, else the pooled
+    translations of the validation faces and the other domain's validation faces, input retrieval, domain
+    score, blockiness and the skin-tone errors of the darkest and lightest fifth. Features: the FID InceptionV3 where requirements-metrics.txt is installed, else the pooled
     features of the real-vs-manga classifier that gives the domain score (trained here once, about 15 s).
     """
 
@@ -149,8 +156,11 @@ class EpochQuality:
             row[f"kid_x100_{direction}"] = 100 * kid
             row[f"retrieval_{direction}"] = metrics.input_retrieval(self.faces[source], translated)
             row[f"domain_score_{direction}"] = share if target == "manga" else 1 - share
+            row[f"blockiness_{direction}"] = metrics.blockiness(translated, self.faces[target])
+            row[f"skin_dark_{direction}"], row[f"skin_light_{direction}"] = metrics.skin_tone_errors(
+                self.faces[source], translated)
         return row
 
 
-QUALITY_NAMES = tuple(f"{measure}_{direction}" for measure in ("kid_x100", "retrieval", "domain_score")
-                      for direction in DIRECTIONS)
+QUALITY_NAMES = tuple(f"{measure}_{direction}" for measure in ("kid_x100", "retrieval", "domain_score", "blockiness",
+                                                               "skin_dark", "skin_light") for direction in DIRECTIONS)

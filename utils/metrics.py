@@ -202,6 +202,55 @@ def diversity(translations, target_faces):
     return mean_pairwise_distance(quantized(translations)) / mean_pairwise_distance(quantized(target_faces))
 
 
+def cell_jumps(images, cell=8):
+    """Mean absolute step between neighbouring pixels across the boundaries of a grid of `cell`-pixel cells,
+    over that between neighbours inside the cells, across and down: about 1 for an image without a grid,
+    above where each cell is painted apart from its neighbours (the decoders upsample an 8x8 map)."""
+    x = quantized(images).astype(np.float64)
+    steps = [np.abs(np.diff(x, axis=axis)) for axis in (1, 2)]  # step k lies between pixels k and k + 1
+    on = (np.arange(x.shape[1] - 1) + 1) % cell == 0
+    across = np.mean([steps[0][:, on].mean(), steps[1][:, :, on].mean()])
+    inside = np.mean([steps[0][:, ~on].mean(), steps[1][:, :, ~on].mean()])
+    return float(across / max(inside, 1e-12))
+
+
+def blockiness(translations, target_faces, cell=8):
+    """cell_jumps of the translations over that of real faces of the target domain: 1 = as blocky as real
+    faces (which have no grid), above = a visible grid of cells."""
+    return cell_jumps(translations, cell) / cell_jumps(target_faces, cell)
+
+
+def lab(images):
+    """CIELAB (D65) of [-1, 1] sRGB pixels: (..., 3) L* on [0, 100], a*, b*."""
+    rgb = (quantized(images).astype(np.float64) + 1) / 2
+    linear = np.where(rgb <= 0.04045, rgb / 12.92, ((rgb + 0.055) / 1.055) ** 2.4)
+    xyz = linear @ np.array([[0.4124, 0.3576, 0.1805], [0.2126, 0.7152, 0.0722], [0.0193, 0.1192, 0.9505]]).T
+    xyz = xyz / np.array([0.95047, 1.0, 1.08883])
+    f = np.where(xyz > (6 / 29) ** 3, np.cbrt(xyz), xyz / (3 * (6 / 29) ** 2) + 4 / 29)
+    return np.stack([116 * f[..., 1] - 16, 500 * (f[..., 0] - f[..., 1]), 200 * (f[..., 1] - f[..., 2])], -1)
+
+
+def face_centre_colour(images):
+    """Mean CIELAB colour of the skin below the eyes (nose and cheeks: rows 36-45 and columns 22-41 of a 64x64
+    face that fills the frame, as the photos cut by --real-crop 0.75 and the manga faces do)."""
+    n, h, w, _ = np.shape(images)
+    centre = np.asarray(images)[:, h * 9 // 16:h * 23 // 32, w * 11 // 32:w * 21 // 32]
+    return lab(centre).reshape(n, -1, 3).mean(1)
+
+
+def skin_tone_errors(photos, translations, share=0.2):
+    """(error of the darkest `share` of the photos by skin lightness, of the lightest `share`): the mean
+    CIELAB distance between a photo's face-centre colour and its translation's, after the mean shift over
+    all faces is taken off (a manga palette may draw every face paler; what counts is that each keeps its
+    place among the others)."""
+    before, after = face_centre_colour(photos), face_centre_colour(translations)
+    shift = after - before
+    errors = np.linalg.norm(shift - shift.mean(0), axis=1)
+    order = np.argsort(before[:, 0])
+    k = max(1, round(share * len(order)))
+    return float(errors[order[:k]].mean()), float(errors[order[-k:]].mean())
+
+
 def colour_layout(images, size=8):
     """Where the colours are, a descriptor that means the same for a photo and a drawing: each image averaged
     down to size x size blocks (a blur), then standardized over all its values, so that the overall
