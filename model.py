@@ -10,6 +10,8 @@ arithmetic (42 epochs) and in float32 elsewhere (26 epochs, about the same minut
 """
 import argparse
 
+import tensorflow as tf
+
 import utils  # noqa: F401  (quiets TensorFlow's start-up log)
 from utils.config import PRESETS, add_config_flags, apply_flags, preset
 from utils.networks import build, check_topology
@@ -37,8 +39,11 @@ def main(argv=None):
     model = build(config)
     model.save(args.model_dir)
     params = sum(int(v.numpy().size) for v in model.xgan.trainable_variables)
+    gpu = tf.config.list_physical_devices("GPU")
+    precision = ("float16" if gpu else "bfloat16") if config.mixed_precision else "float32"
     print(f"saved the two autoencoders ({params:,} weights, shared parts counted once), the discriminator(s) "
-          f"and the domain classifier in {args.model_dir}/; next: python train.py")
+          f"and the domain classifier in {args.model_dir}/, with a recipe of {config.epochs} epochs in {precision}, "
+          f"XLA {'on' if config.jit_compile else 'off'}; next: python train.py")
 
 
 if __name__ == "__main__":
