@@ -9,7 +9,7 @@ import argparse
 import sys
 
 import utils  # noqa: F401  (quiets TensorFlow's start-up log)
-from utils.config import add_config_flags, checked, given_flags
+from utils.config import ConfigError, add_config_flags, checked, given_flags
 from utils.faces import FaceCropper
 from utils.networks import ModelNotFoundError, add_models_flag, describe, load_trained
 from utils.webapp import create_app
@@ -31,7 +31,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     try:
         model, models = load_trained(args.models, given_flags(args, "translate"))
-    except ModelNotFoundError as error:
+    except (ModelNotFoundError, ConfigError) as error:
         sys.exit(f"error: {error}")
     app = create_app(model, FaceCropper(), describe(models))
     print(f"open http://{args.host}:{args.port} to try {describe(models)} (Ctrl-C stops)", flush=True)

@@ -14,6 +14,7 @@ logical CPUs that share the same cores (which shows the cost of distribution, no
 """
 import argparse
 import dataclasses
+import sys
 import time
 
 import keras
@@ -21,7 +22,7 @@ import tensorflow as tf
 
 import utils  # noqa: F401  (quiets TensorFlow's start-up log)
 from utils import data, evaluation, images, speed
-from utils.config import preset
+from utils.config import POSITIVE, checked, preset
 from utils.distribute import set_mixed_precision
 from utils.networks import DOMAINS, build
 from utils.training import make_training
@@ -127,7 +128,7 @@ def device_table(config, steps):
 def make_parser():
     """The command's flags (the docs test parses the README's commands with it)."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--steps", type=int, default=8, help="timed steps per row (default: 8)")
+    parser.add_argument("--steps", type=checked(int, *POSITIVE), default=8, help="timed steps per row (default: 8)")
     parser.add_argument("--data-dir", default=".", help="folder holding train1/ and train2/ (default: .)")
     parser.add_argument("--devices", action="store_true",
                         help="1 and 2 devices, float32 and mixed precision, instead of the step table")
@@ -187,6 +188,10 @@ def main(argv=None):
                                  **(dict(TINY, quality_features="classifier") if args.smoke else {}))
     steps = 2 if args.smoke else args.steps
     if not args.devices:
+        try:  # the step and part tables time the pipeline: a typo in --data-dir stops here, not after minutes
+            data.domain_files(config.data_dir, data.TRAIN_FOLDERS, config.batch_size, log=lambda line: None)
+        except data.DataError as error:
+            sys.exit(f"error: {error}")
         set_mixed_precision(config.mixed_precision)
     (device_table if args.devices else part_table if args.parts else step_table)(config, steps)
 

@@ -17,7 +17,7 @@ import numpy as np
 
 import utils  # noqa: F401  (quiets TensorFlow's start-up log)
 from utils import data, metrics
-from utils.config import add_config_flags, checked, given_flags
+from utils.config import ConfigError, add_config_flags, checked, given_flags
 from utils.evaluation import evaluate, markdown_table, write_report
 from utils.networks import ModelNotFoundError, add_models_flag, load_trained
 
@@ -60,7 +60,7 @@ def main(argv=None):
         test_files = data.domain_files("", folders, min_count=2, log=log)
         train_files = {d: sorted(str(p) for p in rng.permutation(paths)[:args.train_count]) for d, paths in
                        data.domain_files("", train_folders, min_count=2, log=log).items()}
-    except (ModelNotFoundError, data.DataError) as error:
+    except (ModelNotFoundError, ConfigError, data.DataError) as error:
         sys.exit(f"error: {error}")
     test = {d: data.load_images(paths, d, model.config) for d, paths in test_files.items()}
     train = {d: data.load_images(paths, d, model.config) for d, paths in train_files.items()}

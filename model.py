@@ -13,7 +13,7 @@ import argparse
 import tensorflow as tf
 
 import utils  # noqa: F401  (quiets TensorFlow's start-up log)
-from utils.config import PRESETS, add_config_flags, apply_flags, preset
+from utils.config import PRESETS, ConfigError, add_config_flags, apply_flags, preset
 from utils.networks import build, check_topology
 
 
@@ -31,7 +31,10 @@ def make_parser():
 def main(argv=None):
     parser = make_parser()
     args = parser.parse_args(argv)
-    config = apply_flags(preset(args.preset), args, "model")
+    try:
+        config = apply_flags(preset(args.preset), args, "model")
+    except ConfigError as error:
+        parser.error(str(error))
     problem = check_topology(config)
     if problem:
         parser.error(problem)

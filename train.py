@@ -18,7 +18,7 @@ import sys
 import utils  # noqa: F401  (quiets TensorFlow's start-up log)
 from utils import runs
 from utils.checkpoints import CheckpointMismatch
-from utils.config import add_config_flags, given_flags
+from utils.config import ConfigError, add_config_flags, given_flags
 from utils.data import DataError, run_files
 from utils.distribute import StrategyError, make_strategy, set_mixed_precision
 from utils.networks import ModelNotFoundError, load, rebuild, saved_config
@@ -56,7 +56,7 @@ def main(argv=None):
                 model = rebuild(model)  # the saved float32 layers anew under the mixed policy
         model.config = config
         fit(model, config, files, log=log, fresh=args.fresh, strategy=strategy)
-    except (ModelNotFoundError, DataError, CheckpointMismatch, StrategyError, runs.RunError) as error:
+    except (ModelNotFoundError, ConfigError, DataError, CheckpointMismatch, StrategyError, runs.RunError) as error:
         sys.exit(f"error: {error}")
     except TrainingStopped as stop:
         print(f"stopped: {stop}", file=sys.stderr)

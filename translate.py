@@ -11,7 +11,7 @@ import os
 import sys
 
 import utils  # noqa: F401  (quiets TensorFlow's start-up log)
-from utils.config import add_config_flags, given_flags
+from utils.config import ConfigError, add_config_flags, given_flags
 from utils.data import TEST_FOLDERS, DataError, list_images
 from utils.faces import FaceCropper
 from utils.networks import DIRECTIONS, ModelNotFoundError, add_models_flag, describe, load_trained
@@ -53,7 +53,7 @@ def main(argv=None):
                 print(describe_bad(failed), file=sys.stderr)
             if not written:
                 sys.exit(f"error: none of the {len(paths)} inputs could be translated")
-    except (ModelNotFoundError, DataError) as error:
+    except (ModelNotFoundError, ConfigError, DataError) as error:
         sys.exit(f"error: {error}")
 
 

@@ -17,6 +17,7 @@ from matplotlib.figure import Figure
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import utils  # noqa: E402,F401  (quiets TensorFlow's start-up log)
 from utils import images, reading  # noqa: E402
+from utils.config import ConfigError  # noqa: E402
 from utils.networks import ModelNotFoundError, load  # noqa: E402
 from utils.translation import model_inputs  # noqa: E402
 
@@ -72,7 +73,7 @@ def main(argv=None):
         parser.error(f"no photo {missing[0]}: run it from the repository root, or pass --photos")
     try:
         labels, blocks = face_blocks([model_spec(m) for m in args.models], args.photos, args.width)
-    except ModelNotFoundError as error:
+    except (ModelNotFoundError, ConfigError) as error:
         sys.exit(f"error: {error}")
     except reading.UnreadableImage as error:
         sys.exit(f"error: {error}. Pass readable images with --photos.")

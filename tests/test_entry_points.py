@@ -7,12 +7,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
+import bench as bench_py
 import evaluate as evaluate_py
 import model as model_py
 import train as train_py
 import translate as translate_py
 from conftest import TINY_MODEL_FLAGS, write_images
-from utils.config import FLOAT32, PRESETS
+from utils.config import FLOAT32, PRESETS, Config, preset
 from utils.distribute import fast_mixed_precision, fast_xla
 from utils.networks import load
 from utils.translation import model_inputs
@@ -99,6 +100,12 @@ def test_model_train_translate_end_to_end(tiny_data, tmp_path, monkeypatch, caps
     (model_py, ["--encoder-private-filters", "32,x"], "--encoder-private-filters: expected whole numbers separated by commas"),
     (evaluate_py, ["--train-count", "1"], "--train-count: '1' is not allowed"),
     (translate_py, ["--sharpen", "-1"], "--sharpen: '-1' is not allowed: use 0 or more"),
+    # inf and nan pass every ">= 0": each ended in an OverflowError or NaN images
+    (train_py, ["--warmup-epochs", "inf"], "--warmup-epochs: 'inf' is not allowed: use a finite number"),
+    (train_py, ["--decay-epochs", "inf"], "--decay-epochs: 'inf' is not allowed: use a finite number"),
+    (train_py, ["--col-epochs", "inf"], "--col-epochs: 'inf' is not allowed: use a finite number"),
+    (translate_py, ["--sharpen", "nan"], "--sharpen: 'nan' is not allowed: use a finite number"),
+    (bench_py, ["--steps", "0"], "--steps: '0' is not allowed: use a positive whole number"),
 ])
 def test_bad_flags_get_one_line_naming_the_flag_and_exit_code_2(entry_point, flags, message, capsys, tmp_path):
     with pytest.raises(SystemExit) as exit_info:
@@ -209,3 +216,44 @@ def test_compare_faces_puts_each_models_translations_under_their_photos(trained_
     (tmp_path / "broken.jpg").write_bytes(b"not an image")
     with pytest.raises(SystemExit, match="broken.jpg: .* Pass readable images with --photos"):
         compare_faces.main([f"a={models}", "--photos", str(tmp_path / "broken.jpg")])
+
+
+def test_bench_with_a_mistyped_data_dir_says_so_in_one_line(tmp_path):
+    with pytest.raises(SystemExit, match="typo/ does not exist"):
+        bench_py.main(["--data-dir", str(tmp_path / "typo"), "--smoke"])
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"sharpen": float("inf")}, "sharpen = inf is not allowed: use a finite number"),
+    ({"batch_size": 0}, "batch_size = 0 is not allowed: use a positive whole number"),
+    ({"norm": "layer"}, "norm = 'layer' is not allowed: use batch or instance or none"),
+    ({"epochs": "3"}, "epochs = '3' is not allowed: use a value of the kind int"),
+])
+def test_a_hand_edited_config_json_stops_with_one_line_naming_file_and_field(tiny_data, tmp_path, monkeypatch,
+                                                                            change, message):
+    monkeypatch.chdir(tiny_data)
+    model_py.main(["--out", "models"] + TINY_MODEL_FLAGS)
+    path = os.path.join("models", "config.json")
+    json.dump(dict(json.load(open(path)), **change), open(path, "w"))
+    with pytest.raises(SystemExit, match=f"{path}: {message}"):
+        train_py.main(["--max-steps", "1"])
+    with pytest.raises(SystemExit, match=f"{path}: {message}"):
+        translate_py.main(["--models", "models"])
+
+
+def test_unknown_settings_in_config_json_are_named_not_dropped_silently(tiny_data, tmp_path, capsys):
+    model_py.main(["--out", str(tmp_path / "models")] + TINY_MODEL_FLAGS)
+    path = tmp_path / "models" / "config.json"
+    json.dump(dict(json.load(open(path)), w_future=1.0), open(path, "w"))
+    assert Config.load(str(path)).image_size == 32  # still loads
+    assert f"{path}: unknown settings ignored: w_future" in capsys.readouterr().err
+
+
+def test_a_preset_with_a_value_not_allowed_is_refused(monkeypatch, tmp_path, capsys):
+    for name in PRESETS:
+        assert preset(name).problems() == []
+    monkeypatch.setitem(PRESETS, "quick", dict(PRESETS["quick"], epochs=0))
+    with pytest.raises(SystemExit) as exit_info:
+        model_py.main(["--preset", "quick", "--out", str(tmp_path / "m")])
+    assert exit_info.value.code == 2
+    assert "preset quick: epochs = 0 is not allowed: use a positive whole number" in capsys.readouterr().err

@@ -7,12 +7,18 @@ folder; `translate.py` rebuilds nothing: it reads the saved config to preprocess
 import argparse
 import dataclasses
 import json
+import math
 import os
+import sys
 from dataclasses import dataclass, field
 
 import tensorflow as tf
 
 from utils.distribute import fast_mixed_precision, fast_xla
+
+
+class ConfigError(ValueError):
+    """A saved config.json or a preset with a value this version does not allow."""
 
 
 def _field(group, default, help, allowed=None, check=None, parse=None):
@@ -181,8 +187,12 @@ class Config:
         with tf.io.gfile.GFile(path) as f:
             saved = json.load(f)
         known = {f.name: f for f in dataclasses.fields(cls)}
-        values = {k: tuple(v) if isinstance(known[k].default, tuple) else v for k, v in saved.items() if k in known}
-        return cls(**values)
+        unknown = sorted(set(saved) - set(known))
+        if unknown:  # written by another version of the project: said, not silently dropped
+            print(f"warning: {path}: unknown settings ignored: {', '.join(unknown)}", file=sys.stderr)
+        values = {k: tuple(v) if isinstance(known[k].default, tuple) and isinstance(v, list) else v
+                  for k, v in saved.items() if k in known}
+        return cls(**values).checked(f"{path}: ", "Correct the file, or make the folder anew")
 
     def describe(self):
         """One line per field, non-defaults marked with *, as a run prints at start."""
@@ -194,13 +204,20 @@ class Config:
         return "\n".join(lines)
 
     def problems(self):
-        """[(flag, value, what is allowed)] for every field whose value is not allowed."""
+        """[(field, value, what is allowed)] for every field whose value is not allowed."""
         found = []
         for f in dataclasses.fields(self):
-            check, value = f.metadata["check"], getattr(self, f.name)
-            if check is not None and not check(value):
-                found.append((flag(f.name), value, f.metadata["allowed"]))
+            value = getattr(self, f.name)
+            wrong = refusal(value, type(f.default), f.metadata["allowed"], f.metadata["check"])
+            if wrong:
+                found.append((f.name, value, wrong))
         return found
+
+    def checked(self, where, fix):
+        """This config, or ConfigError naming (after `where`) its first field whose value is not allowed."""
+        for name, value, wrong in self.problems():
+            raise ConfigError(f"{where}{name} = {value!r} is not allowed: use {wrong}. {fix}.")
+        return self
 
 
 PRESETS = {
@@ -230,7 +247,8 @@ def preset(name):
     parsers = {f.name: f.metadata["parse"] for f in dataclasses.fields(Config) if f.metadata["parse"]}
     config = dataclasses.replace(Config(), **{k: parsers[k](v) if k in parsers and isinstance(v, str) else v
                                               for k, v in PRESETS[name].items()})
-    return dataclasses.replace(config, **FLOAT32) if name == "default" and not config.mixed_precision else config
+    config = dataclasses.replace(config, **FLOAT32) if name == "default" and not config.mixed_precision else config
+    return config.checked(f"preset {name}: ", "Correct PRESETS in utils/config.py")
 
 
 def flag(name):
@@ -255,12 +273,28 @@ def _parse_bool(text, auto=None):
     raise argparse.ArgumentTypeError(f"expected true{', false or auto' if auto else ' or false'}, got {text!r}")
 
 
+def refusal(value, kind, allowed, check):
+    """What to use instead of `value` (None: it is allowed): a value of the field's `kind`, a finite number,
+    and what `check` accepts, which `allowed` says in words."""
+    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)  # a whole number is a number
+    if not isinstance(value, kind) or kind is int and isinstance(value, bool):
+        return f"a value of the kind {kind.__name__}" + (f" ({allowed})" if allowed else "")
+    if isinstance(value, float) and not math.isfinite(value):
+        return f"a finite number ({allowed})" if allowed else "a finite number"
+    if check is not None and not check(value):
+        return allowed
+    return None
+
+
 def checked(parse, allowed, check):
-    """An argparse type: `parse` the text, then refuse values `check` rejects, saying what is `allowed`."""
+    """An argparse type: `parse` the text, then refuse values that are not finite or that `check` rejects,
+    saying what is `allowed`."""
     def parse_and_check(text):
         value = parse(text)
-        if check is not None and not check(value):
-            raise argparse.ArgumentTypeError(f"{text!r} is not allowed: use {allowed}")
+        wrong = refusal(value, type(value), allowed, check)
+        if wrong:
+            raise argparse.ArgumentTypeError(f"{text!r} is not allowed: use {wrong}")
         return value
 
     parse_and_check.__name__ = getattr(parse, "__name__", "value")  # argparse names the type in its messages
