@@ -37,6 +37,15 @@ def test_every_format_reads_as_rgb(fmt, extension, tmp_path):
     assert np.abs(pixels[15, 20].astype(int) - RED).max() <= 12    # lossy formats stay close
 
 
+@pytest.mark.parametrize("fmt", ["TIFF", "EPS", "PPM", "ICO"])
+def test_formats_not_promised_are_not_decoded(fmt):
+    # Pillow opens these too (EPS through Ghostscript where it is installed); only the five promised are read
+    content = _encoded(Image.new("RGB", (40, 30), RED), fmt)
+    assert Image.open(io.BytesIO(content)).format == fmt
+    with pytest.raises(reading.UnreadableImage, match=r"not an image file of the kinds read here \(JPEG, PNG, BMP, GIF, WebP\)"):
+        reading.rgb_from_bytes(content)
+
+
 @pytest.mark.parametrize("image,expected", [
     (Image.new("L", (8, 8), 128), (128, 128, 128)),                          # grayscale
     (Image.new("RGB", (8, 8), RED).quantize(4), RED),                        # palette
@@ -79,7 +88,7 @@ def test_scan_names_each_kind_of_bad_file(tmp_path):
         _write(tmp_path, ".DS_Store", b"\x00\x00\x00\x01Bud1" + bytes(100)): "not an image",
         _write(tmp_path, "truncated.jpg", jpeg[:len(jpeg) // 2]): "truncated",
         _write(tmp_path, "corrupt.png", b"\x89PNG\r\n\x1a\n" + bytes(60)): "corrupt",
-        str(tmp_path / "gone.jpg"): "",                     # listed, then deleted
+        str(tmp_path / "gone.jpg"): "cannot be opened",     # listed, then deleted
     }
     readable, skipped = reading.scan([good] + list(bad))
     assert readable == [good]

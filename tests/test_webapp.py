@@ -190,3 +190,56 @@ def test_headless_browser_uploads_a_face_and_sees_its_translation(server, tmp_pa
         page.wait_for_function("() => document.querySelector('#error').textContent.includes('No face found')")
         assert page.query_selector("img.translation") is None
         browser.close()
+
+
+@pytest.fixture
+def client(tiny_config):
+    from utils.webapp import create_app
+    return create_app(build(tiny_config), faces=None).test_client()
+
+
+def _post(client, content, **headers):
+    return client.post("/translate", data={"photo": (io.BytesIO(content), "m.png"), "direction": "manga2real"},
+                       headers=headers)
+
+
+@pytest.mark.parametrize("headers, status", [
+    ({}, 200),                                                       # not a browser: curl, requests
+    ({"Sec-Fetch-Site": "same-origin", "Origin": "http://localhost"}, 200),  # the page itself
+    ({"Origin": "http://localhost"}, 200),                           # a browser without Sec-Fetch-*
+    ({"Sec-Fetch-Site": "cross-site", "Origin": "https://any.example"}, 403),
+    ({"Sec-Fetch-Site": "same-site", "Origin": "http://other.localhost"}, 403),
+    ({"Origin": "https://any.example"}, 403),
+    ({"Origin": "null"}, 403),                                       # a sandboxed page or a data: URL
+])
+def test_requests_from_other_web_sites_are_refused(client, headers, status):
+    answer = _post(client, open(MANGA, "rb").read(), **headers)
+    assert answer.status_code == status
+    if status == 403:
+        assert "other web sites" in answer.get_json()["error"]
+
+
+def test_large_uploads_stay_in_memory(client, monkeypatch, tmp_path):
+    import werkzeug.formparser
+
+    def to_disk(*args, **kwargs):
+        raise AssertionError("the upload was spooled to a temporary file")
+    monkeypatch.setattr(werkzeug.formparser, "SpooledTemporaryFile", to_disk)
+    monkeypatch.setattr(werkzeug.formparser, "TemporaryFile", to_disk, raising=False)
+    from PIL import Image
+    path = tmp_path / "big.png"
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, (600, 600, 3), dtype=np.uint8)).save(path)
+    content = open(path, "rb").read()
+    assert len(content) > 1024 * 500  # above Werkzeug's limit for keeping a file in memory
+    assert _post(client, content).status_code == 200
+
+
+def test_each_translator_is_built_once_not_per_request(tiny_config):
+    from utils.webapp import create_app
+    model, built = build(tiny_config), []
+    translator = model.translator
+    model.translator = lambda *pair: built.append(pair) or translator(*pair)
+    client = create_app(model, faces=None).test_client()
+    for _ in range(3):
+        assert _post(client, open(MANGA, "rb").read()).status_code == 200
+    assert sorted(built) == [("manga", "real"), ("real", "manga")]

@@ -13,6 +13,7 @@ import numpy as np
 import tensorflow as tf
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+FORMATS = ("JPEG", "PNG", "BMP", "GIF", "WEBP")  # what is promised (a phone's MPO opens as a JPEG)
 WHITE = (255, 255, 255, 255)
 SCAN_BAR_FROM = 500  # files; smaller scans end before a bar would help
 
@@ -41,7 +42,7 @@ def rgb_from_bytes(content, max_pixels=None):
     if not content:
         raise UnreadableImage("empty file (0 bytes)")
     try:
-        with Image.open(io.BytesIO(content)) as image:
+        with Image.open(io.BytesIO(content), formats=FORMATS) as image:  # no other decoder (EPS: Ghostscript)
             if max_pixels and image.width * image.height > max_pixels:
                 raise TooLarge(f"{image.width}x{image.height} pixels ({image.width * image.height / 1e6:.0f} "
                                f"megapixels), more than the {max_pixels / 1e6:.0f} megapixels read here")
@@ -50,7 +51,8 @@ def rgb_from_bytes(content, max_pixels=None):
     except UnreadableImage:  # TooLarge, from the header check above
         raise
     except UnidentifiedImageError:
-        raise UnreadableImage("cannot be identified: not an image file, or its header is corrupt") from None
+        raise UnreadableImage("cannot be identified: not an image file of the kinds read here (JPEG, PNG, BMP, "
+                              "GIF, WebP), or its header is corrupt") from None
     except Image.DecompressionBombError as error:  # Pillow's own limit, about 179 megapixels
         raise TooLarge(str(error).split(",")[0]) from None
     except (OSError, SyntaxError, ValueError) as error:

@@ -1,9 +1,12 @@
 """The web page of app.py: drop a photo, see each face found and its manga translation, download it.
 
-Uploads are read from the request in memory (Werkzeug spools large ones to an anonymous temporary file
-that is gone when the request ends) and never written anywhere else.
+Uploads are kept in memory (up to MAX_UPLOAD_MB; Werkzeug's own parser would spool those over 500 KB to a
+temporary file) and never written anywhere. Only requests from the page itself are served: a form posted by
+another web site the user visits is refused.
 """
+import io
 import threading
+from urllib.parse import urlsplit
 
 import flask
 import numpy as np
@@ -45,10 +48,39 @@ def translate_upload(model, content, direction="real2manga", faces=None):
     return [(images.to_uint8(a), images.to_uint8(b)) for a, b in zip(x, y)]
 
 
+class InMemoryRequest(flask.Request):
+    def _get_file_stream(self, total_content_length, content_type, filename=None, content_length=None):
+        return io.BytesIO()  # MAX_CONTENT_LENGTH bounds it
+
+
+class BuiltOnce:
+    """`model` with each direction's translator built once, so that a request only runs it."""
+
+    def __init__(self, model):
+        self.config = model.config
+        self.translators = {pair: model.translator(*pair) for pair in DIRECTIONS.values()}
+
+    def translator(self, source, target):
+        return self.translators[(source, target)]
+
+
+def cross_site(request):
+    """Whether the browser says `request` comes from another site than this page (a form posted elsewhere
+    needs no CORS preflight, so binding to 127.0.0.1 does not stop it). Clients that are not browsers send
+    neither header and are served."""
+    fetched_from = request.headers.get("Sec-Fetch-Site")
+    if fetched_from:
+        return fetched_from not in ("same-origin", "none")
+    origin = request.headers.get("Origin")
+    return bool(origin) and urlsplit(origin).netloc != request.host
+
+
 def create_app(model, faces, description="an XGAN"):
     """The Flask app; `faces` (a FaceCropper) is used when the user ticks "find faces"; `description` names the
     model on the page (networks.describe)."""
     app = flask.Flask(__name__)
+    app.request_class = InMemoryRequest
+    model = BuiltOnce(model)
     app.config["MAX_CONTENT_LENGTH"] = MAX_UPLOAD_MB * 2 ** 20
     one_at_a_time = threading.Lock()  # the detector and the model each serve one request at a time
     # At most 1 + MAX_WAITING requests hold an upload in memory; the rest are turned away before reading it.
@@ -60,6 +92,8 @@ def create_app(model, faces, description="an XGAN"):
 
     @app.post("/translate")
     def translate():
+        if cross_site(flask.request):
+            return flask.jsonify(error="Requests from other web sites are refused: use the page itself."), 403
         if not slots.acquire(blocking=False):
             return flask.jsonify(error="The server is busy translating other pictures. Try again in a moment."), 503
         try:
