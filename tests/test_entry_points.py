@@ -2,9 +2,11 @@ import importlib
 import json
 import os
 import pathlib
+import shutil
 
 import numpy as np
 import pytest
+import tensorflow as tf
 from PIL import Image
 
 import bench as bench_py
@@ -141,6 +143,30 @@ def test_resuming_keeps_the_runs_own_settings_and_records_every_start(trained_ru
     train_py.main(["--max-steps", "1", "--batch-size", "8", "--fresh", "--quality-every", "0"])
     starts = json.load(open(os.path.join(trained_run, "starts.json")))
     assert [(s["from_step"], s["settings"]["batch_size"]) for s in starts] == [(0, 8)]
+
+
+def test_a_run_goes_on_wherever_its_folder_and_its_data_are(trained_run, tmp_path, capsys):
+    moved, data = tmp_path / "moved_run", tmp_path / "copied_data"
+    shutil.copytree(trained_run, moved)
+    for folder in ("train1", "train2", "val1", "val2"):
+        shutil.copytree(folder, data / folder)
+    # the same folders spelled otherwise (were refused as "started with --out runs/xgan"), then a moved copy
+    for flags, step in ((["--out", "runs/xgan/"], 2), (["--out", os.path.abspath("runs/xgan"), "--data-dir", "./"], 3),
+                        (["--out", str(moved), "--data-dir", str(data)], 2)):
+        train_py.main(flags + ["--max-steps", str(step + 1)])
+        assert f"resuming from the checkpoint of step {step} in " in capsys.readouterr().out
+    assert json.load(open(moved / "config.json"))["out"] == str(moved)
+    # other training faces under a folder of the same name: refused, nothing touched
+    os.remove(data / "train1" / sorted(os.listdir(data / "train1"))[0])
+    with pytest.raises(SystemExit, match=r"its training faces \(11 \+ 8, by name\) are not those the run .* "
+                                         r"trained on \(12 \+ 8\)"):
+        train_py.main(["--out", str(moved), "--data-dir", str(data)])
+
+
+def test_max_steps_limits_one_start_not_the_run(trained_run):
+    train_py.main(["--epochs", "2"])  # the run was started with --max-steps 2: it goes on to the end of epoch 2
+    assert json.load(open(os.path.join(trained_run, "config.json")))["max_steps"] == 0
+    assert tf.train.latest_checkpoint(os.path.join(trained_run, "checkpoints")).endswith("-6")
 
 
 def test_the_default_recipe_is_saved_for_this_machine_and_quick_is_the_earlier_default(tmp_path, capsys):

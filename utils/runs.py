@@ -7,12 +7,13 @@ loss_curves.png, samples/, tensorboard/ and models/.
 """
 import dataclasses
 import datetime
+import hashlib
 import json
 import os
 
 import tensorflow as tf
 
-from utils import checkpoints
+from utils import checkpoints, data
 from utils.config import Config, flag
 
 STARTS = "starts.json"
@@ -56,7 +57,11 @@ def settings(models_config, given, fresh):
     out = given.get("out", models_config.out)
     if fresh or not has_checkpoint(out):
         return dataclasses.replace(models_config, **given)
+    # The run goes on from wherever its folder is now, on any data folder that holds the same training faces
+    # (check_same_data), however either is spelled; --max-steps limits one start, not the run.
     saved = Config.load(os.path.join(out, "config.json"))
+    saved = dataclasses.replace(saved, out=out, max_steps=0, data_dir=given.get("data_dir", saved.data_dir))
+    check_same_data(out, saved.data_dir)
     refused = [(name, value) for name, value in given.items() if name not in MAY_CHANGE and value != getattr(saved, name)]
     if refused:
         name, value = refused[0]
@@ -91,16 +96,46 @@ def empty(out):
             tf.io.gfile.rmtree(path) if tf.io.gfile.isdir(path) else tf.io.gfile.remove(path)
 
 
+def data_identity(data_dir):
+    """What makes a data folder the same one for a run: the names of its training faces, per domain (a
+    fingerprint, so the folder may be moved, copied or spelled otherwise; one listing per folder, cheap on a
+    bucket too)."""
+    names = {}
+    for domain, folder in data.TRAIN_FOLDERS.items():
+        path = os.path.join(data_dir, folder)
+        names[domain] = sorted(n.rstrip("/") for n in tf.io.gfile.listdir(path)) if tf.io.gfile.isdir(path) else []
+    return {domain: {"faces": len(found), "sha256": hashlib.sha256("\n".join(found).encode()).hexdigest()}
+            for domain, found in names.items()}
+
+
+def _starts(out):
+    path = os.path.join(out, STARTS)
+    if not tf.io.gfile.exists(path):
+        return []
+    with tf.io.gfile.GFile(path) as f:
+        return json.load(f)
+
+
+def check_same_data(out, data_dir):
+    """Refuse (RunError) to go on with a data folder whose training faces are not those the run's last start
+    recorded; runs from before the record are not checked."""
+    recorded = next((start["data"] for start in reversed(_starts(out)) if "data" in start), None)
+    now = data_identity(data_dir)
+    if recorded is not None and now != recorded:
+        counts = lambda d: f"{d['real']['faces']} + {d['manga']['faces']}"  # noqa: E731
+        raise RunError(f"--data-dir {data_dir}: its training faces ({counts(now)}, by name) are not those the run "
+                       f"in {out}/ trained on ({counts(recorded)}). Pass the run's own data folder, --fresh to start "
+                       f"the run over on this data, or --out for a new run folder.")
+
+
 def record_start(out, config, step):
-    """config.json: the run's settings now; starts.json: one more entry (when, from which step, settings)."""
+    """config.json: the run's settings now; starts.json: one more entry (when, from which step, settings, which
+    training faces)."""
     config.save(os.path.join(out, "config.json"))
     path = os.path.join(out, STARTS)
-    starts = []
-    if tf.io.gfile.exists(path):
-        with tf.io.gfile.GFile(path) as f:
-            starts = json.load(f)
+    starts = _starts(out)
     starts.append({"started": datetime.datetime.now().isoformat(timespec="seconds"), "from_step": step,
-                   "settings": dataclasses.asdict(config)})
+                   "settings": dataclasses.asdict(config), "data": data_identity(config.data_dir)})
     with tf.io.gfile.GFile(path + ".tmp", "w") as f:
         json.dump(starts, f, indent=1)
     tf.io.gfile.rename(path + ".tmp", path, overwrite=True)
