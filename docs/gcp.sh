@@ -26,6 +26,7 @@ MULTI_RUN="gs://$BUCKET/runs/xgan-multiworker"
 TRAIN="python train.py --models gs://$BUCKET/models --data-dir gs://$BUCKET/data"
 POLL_SECONDS=${POLL_SECONDS:-60}
 WAIT_HOURS=${WAIT_HOURS:-6}
+STARTED_FILE=".gcp-$VM-started"  # when "train" last started the run: "wait" waits for models written after it
 
 run() {
     if [ "${DRY_RUN:-0}" = 1 ]; then printf '+ %s\n' "$*"; else "$@"; fi
@@ -61,16 +62,26 @@ train() {
     # The same command starts a run and resumes it: the checkpoints are in the bucket. After a
     # preemption: gcloud compute instances start $VM --zone $ZONE, then this again.
     run gcloud compute instances start "$VM" --zone "$ZONE"
+    if [ "${DRY_RUN:-0}" != 1 ]; then now > "$STARTED_FILE"; fi
     on_vm "$VM" "cd xgan && nohup $TRAIN --out $RUN --strategy mirrored > train.log 2>&1 &"
     echo "watch: gcloud compute ssh $VM --zone $ZONE --command 'tail -f xgan/train.log'; tensorboard --logdir $RUN"
 }
 
-wait_for() {  # wait_for RUN_FOLDER: until train.py has saved its trained models there (its last step)
-    local done_file="$1/models/config.json" waited=0  # written last by train.py
-    if [ "${DRY_RUN:-0}" = 1 ]; then printf '+ wait until %s exists\n' "$done_file"; return; fi
-    until gcloud storage ls "$done_file" >/dev/null 2>&1; do
+now() { date -u +%Y-%m-%dT%H:%M:%SZ; }
+
+written_after() {  # written_after FILE TIME: whether the bucket's FILE was written at TIME or later
+    local written
+    written=$(gcloud storage ls -l "$1" 2>/dev/null | awk 'NR == 1 {print $2}')
+    [ -n "$written" ] && [[ ! "$written" < "$2" ]]
+}
+
+wait_for() {  # wait_for RUN_FOLDER SINCE: until train.py has saved trained models there (its last step) after SINCE
+    # models/config.json is written last; one left by an earlier run, older than SINCE, does not count
+    local done_file="$1/models/config.json" since="$2" waited=0
+    if [ "${DRY_RUN:-0}" = 1 ]; then printf '+ wait until %s is written after the run started\n' "$done_file"; return; fi
+    until written_after "$done_file" "$since"; do
         if [ $((waited += POLL_SECONDS)) -gt $((WAIT_HOURS * 3600)) ]; then
-            echo "gave up waiting for $done_file after $WAIT_HOURS hours (WAIT_HOURS); the VMs are left running" >&2
+            echo "gave up waiting for $done_file (written after $since) after $WAIT_HOURS hours (WAIT_HOURS); the VMs are left running" >&2
             exit 1
         fi
         sleep "$POLL_SECONDS"
@@ -78,6 +89,7 @@ wait_for() {  # wait_for RUN_FOLDER: until train.py has saved its trained models
 }
 
 multiworker() {
+    MULTI_STARTED=$(now)
     # One process per VM; TF_CONFIG tells each the cluster and its own place in it (worker 0 is the chief).
     local hosts=() i
     for ((i = 0; i < WORKERS; i++)); do hosts+=("\"$VM-$i:12345\""); done
@@ -105,11 +117,24 @@ delete() {  # the single VM and the multi-worker ones, whichever exist
     done
 }
 
-# Each step waits for what it needs: fetch for the trained models, delete for the multi-worker run's.
-all() { create; train; wait_for "$RUN"; fetch; multiworker; wait_for "$MULTI_RUN"; delete; }
+wait_for_train() {  # "wait": for the run that "train" last started from this computer
+    [ -f "$STARTED_FILE" ] || { echo "run \"train\" first: $STARTED_FILE holds when it started the run" >&2; exit 2; }
+    wait_for "$RUN" "$(cat "$STARTED_FILE")"
+}
+
+stop_vm() {  # the single VM, once its run is fetched: the multi-worker phase does not need it
+    run gcloud compute instances stop "$VM" --zone "$ZONE"
+}
+
+# Each step waits for what it needs: fetch for this run's trained models, delete for the multi-worker run's.
+all() {
+    local since
+    create; since=$(now); train; wait_for "$RUN" "$since"; fetch; stop_vm
+    multiworker; wait_for "$MULTI_RUN" "$MULTI_STARTED"; delete
+}
 
 case "${1:-}" in
     create | train | multiworker | fetch | delete | all) "$1" ;;
-    wait) wait_for "$RUN" ;;
+    wait) wait_for_train ;;
     *) echo "usage: BUCKET=name bash docs/gcp.sh create|train|wait|fetch|multiworker|delete|all (DRY_RUN=1 to print only)"; exit 2 ;;
 esac

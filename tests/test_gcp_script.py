@@ -37,11 +37,14 @@ def test_dry_run_prints_every_step():
 def test_all_waits_for_each_run_before_using_its_models():
     lines = _dry_run("all", BUCKET="b").stdout.splitlines()
     position = {name: next(i for i, line in enumerate(lines) if pattern in line) for name, pattern in (
-        ("train", "--strategy mirrored"), ("wait", "wait until gs://b/runs/xgan/models/config.json exists"),
-        ("fetch", "gcloud storage cp -r gs://b/runs/xgan/models"), ("multi", "--strategy multiworker"),
-        ("wait_multi", "wait until gs://b/runs/xgan-multiworker/models/config.json exists"),
+        ("train", "--strategy mirrored"), ("wait", "wait until gs://b/runs/xgan/models/config.json is written after"),
+        ("fetch", "gcloud storage cp -r gs://b/runs/xgan/models"), ("stop", "instances stop xgan "),
+        ("multi", "--strategy multiworker"),
+        ("wait_multi", "wait until gs://b/runs/xgan-multiworker/models/config.json is written after"),
         ("delete", "instances delete"))}
-    assert position["train"] < position["wait"] < position["fetch"] < position["multi"] < position["wait_multi"]
+    # the single VM is stopped once its run is fetched: the multi-worker phase does not need it
+    assert position["train"] < position["wait"] < position["fetch"] < position["stop"] < position["multi"]
+    assert position["multi"] < position["wait_multi"]
     assert position["wait_multi"] < position["delete"]
 
 
@@ -50,3 +53,31 @@ def test_usage_and_missing_bucket():
     env = {k: v for k, v in os.environ.items() if k != "BUCKET"}
     missing = subprocess.run(["bash", SCRIPT, "create"], capture_output=True, text=True, env={**env, "DRY_RUN": "1"})
     assert missing.returncode != 0 and "set BUCKET" in missing.stderr
+
+
+def _fake_gcloud(tmp_path, written):
+    """A gcloud on PATH whose `storage ls -l` lists models/config.json as written at `written` (None: absent)."""
+    script = tmp_path / "bin" / "gcloud"
+    script.parent.mkdir(parents=True)
+    listing = f'echo "      1234  {written}  $4"' if written else "exit 1"
+    script.write_text(f'#!/bin/bash\nif [ "$1 $2 $3" = "storage ls -l" ]; then {listing}; fi\n')
+    script.chmod(0o755)
+    return {"PATH": f"{script.parent}:{os.environ['PATH']}", "BUCKET": "b", "POLL_SECONDS": "1", "WAIT_HOURS": "0"}
+
+
+def test_wait_waits_for_the_models_of_this_run_not_an_earlier_ones(tmp_path):
+    def wait(written, started="2026-12-07T10:00:00Z"):
+        env = _fake_gcloud(tmp_path / written.replace(":", "") if written else tmp_path / "none", written)
+        (tmp_path / ".gcp-xgan-started").write_text(started + "\n")
+        return subprocess.run(["bash", SCRIPT, "wait"], capture_output=True, text=True, timeout=60, cwd=tmp_path,
+                              env={**os.environ, **env})
+    assert wait("2026-12-07T11:30:00Z").returncode == 0           # written after "train" started the run
+    earlier = wait("2026-12-06T09:00:00Z")                        # left by an earlier run: still waiting
+    assert earlier.returncode == 1 and "gave up waiting" in earlier.stderr
+    assert wait(None).returncode == 1
+
+
+def test_wait_without_a_started_run_says_to_train_first(tmp_path):
+    run = subprocess.run(["bash", SCRIPT, "wait"], capture_output=True, text=True, timeout=60, cwd=tmp_path,
+                         env={**os.environ, "BUCKET": "b"})
+    assert run.returncode == 2 and 'run "train" first' in run.stderr
