@@ -1,13 +1,11 @@
-"""Run by test_distribute.py in a fresh interpreter (device and cluster set-up must come before anything else).
+"""Run by test_distribute.py in a fresh interpreter (the logical devices must be set before anything else).
 
-    python distributed_step.py mirrored      # 2 logical CPUs: one mirrored step vs one single-device step
-    python distributed_step.py multiworker   # a one-worker TF_CONFIG cluster: one step, finite losses
-Prints one JSON line with what it measured.
+    python distributed_step.py      # 2 logical CPUs: one mirrored step vs one single-device step
+Prints one JSON line with what it measured. Several workers: test_multiworker.py (two processes).
 """
 import dataclasses
 import json
 import os
-import socket
 import sys
 
 import numpy as np
@@ -15,18 +13,9 @@ import tensorflow as tf
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
-KIND = sys.argv[1]
-if KIND == "mirrored":
-    cpu = tf.config.list_physical_devices("CPU")[0]
-    tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
-    strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
-else:
-    with socket.socket() as s:
-        s.bind(("localhost", 0))
-        port = s.getsockname()[1]
-    os.environ["TF_CONFIG"] = json.dumps({"cluster": {"worker": [f"localhost:{port}"]},
-                                          "task": {"type": "worker", "index": 0}})
-    strategy = tf.distribute.MultiWorkerMirroredStrategy()
+cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
 
 from conftest import TINY_MODEL  # noqa: E402  (this script's folder is tests/)
 from utils.config import Config  # noqa: E402
@@ -56,14 +45,12 @@ with strategy.scope():
     distributed = build(config)
 initial = weights(distributed)
 terms = one_step(distributed, strategy)
-result = {"replicas": strategy.num_replicas_in_sync, "terms": terms}
-if KIND == "mirrored":
-    single = build(config)
-    for w, value in zip(variables(single), initial):
-        w.assign(value)
-    single_terms = one_step(single, tf.distribute.get_strategy())
-    result["max_weight_difference"] = max(float(np.abs(a - b).max()) for a, b in zip(weights(distributed),
-                                                                                     weights(single)))
-    result["max_change"] = max(float(np.abs(a - b).max()) for a, b in zip(weights(single), initial))
-    result["max_term_difference"] = max(abs(terms[k] - single_terms[k]) for k in terms)
-print(json.dumps(result))
+single = build(config)
+for w, value in zip(variables(single), initial):
+    w.assign(value)
+single_terms = one_step(single, tf.distribute.get_strategy())
+print(json.dumps({
+    "replicas": strategy.num_replicas_in_sync,
+    "max_weight_difference": max(float(np.abs(a - b).max()) for a, b in zip(weights(distributed), weights(single))),
+    "max_change": max(float(np.abs(a - b).max()) for a, b in zip(weights(single), initial)),
+    "max_term_difference": max(abs(terms[k] - single_terms[k]) for k in terms)}))

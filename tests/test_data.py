@@ -2,6 +2,7 @@
 import numpy as np
 import pytest
 import tensorflow as tf
+from PIL import Image
 
 from utils import data
 
@@ -23,6 +24,24 @@ def test_training_batches_are_unpaired_domains_of_the_right_shape(tiny_config, t
     assert x_real.shape == x_manga.shape == (4, 32, 32, 3)
     assert -1 <= x_real.numpy().min() and x_real.numpy().max() <= 1
     assert data.steps_per_epoch(files, tiny_config) == 3
+
+
+def test_the_two_domains_are_shuffled_each_in_its_own_order(tiny_config, tmp_path):
+    # 8 faces per domain, each one flat grey that tells its index; one epoch is 2 batches of 4
+    files = {}
+    for domain, folder in data.TRAIN_FOLDERS.items():
+        (tmp_path / folder).mkdir()
+        files[domain] = []
+        for i in range(8):
+            files[domain].append(str(tmp_path / folder / f"{i:03d}.png"))
+            Image.new("RGB", (36, 44) if domain == "real" else (32, 32), (20 * i + 10,) * 3).save(files[domain][-1])
+    order = {"real": [], "manga": []}
+    for x_real, x_manga in data.training_dataset(files, tiny_config).take(2):
+        for domain, x in (("real", x_real), ("manga", x_manga)):
+            order[domain] += [round(((v + 1) * 127.5 - 10) / 20) for v in x.numpy().mean(axis=(1, 2, 3))]
+    assert sorted(order["real"]) == sorted(order["manga"]) == list(range(8))   # each face once an epoch
+    assert order["real"] != order["manga"]                                     # unpaired: orders differ
+    assert order["real"] != list(range(8)) != order["manga"]                   # shuffled
 
 
 def test_missing_folder_is_named_with_what_was_found(tmp_path):

@@ -74,16 +74,45 @@ def test_fid_equals_the_textbook_formula_with_a_matrix_square_root(dims):
     assert metrics.fid(a, other) == pytest.approx(textbook, rel=1e-6)
 
 
-def test_measures_in_blocks_equal_the_whole_matrices():
+class _RecordingNumpy:
+    """numpy, with the shapes of the distance and score matrices that metrics builds recorded."""
+
+    def __init__(self):
+        self.shapes = []
+
+    def __getattr__(self, name):
+        function = getattr(np, name)
+        if name not in ("maximum", "argmax"):  # mean_pairwise_distance's and input_retrieval's matrices
+            return function
+
+        def recorded(x, *args, **kwargs):
+            if np.ndim(x) == 2 and np.shape(x)[1] > 1:  # a matrix of rows against columns, not a norm's clamp
+                self.shapes.append(np.shape(x))
+            return function(x, *args, **kwargs)
+        return recorded
+
+
+def test_measures_in_blocks_equal_the_whole_matrices_and_build_no_larger_block(monkeypatch):
     rng = np.random.default_rng(4)
     a, b = rng.normal(size=(50, 12)), rng.normal(size=(70, 12))
-    assert metrics.mean_pairwise_distance(a, block=7) == pytest.approx(metrics.mean_pairwise_distance(a))
-    assert metrics.mean_pairwise_distance(a, b, block=9) == pytest.approx(metrics.mean_pairwise_distance(a, b))
-    whole = np.sqrt(((a[:, None] - b[None]) ** 2).sum(-1)).mean()
-    assert metrics.mean_pairwise_distance(a, b) == pytest.approx(whole)
     faces = rng.uniform(-1, 1, (40, 8, 8, 3))
     noisy = faces + 0.8 * rng.normal(size=faces.shape)
-    assert metrics.input_retrieval(faces, noisy, block=6) == metrics.input_retrieval(faces, noisy)
+    whole = np.sqrt(((a[:, None] - b[None]) ** 2).sum(-1)).mean()
+    assert metrics.mean_pairwise_distance(a, b) == pytest.approx(whole)
+    expected = (metrics.mean_pairwise_distance(a), metrics.mean_pairwise_distance(a, b),
+                metrics.input_retrieval(faces, noisy))
+    recording = _RecordingNumpy()
+    monkeypatch.setattr(metrics, "np", recording)
+    for (measure, block, rows, columns), whole in zip((
+            (lambda: metrics.mean_pairwise_distance(a, block=7), 7, 50, 50),
+            (lambda: metrics.mean_pairwise_distance(a, b, block=9), 9, 50, 70),
+            (lambda: metrics.input_retrieval(faces, noisy, block=6), 6, 40, 40)), expected):
+        recording.shapes.clear()
+        assert measure() == pytest.approx(whole)
+        # blocks of at most `block` rows against every column, each row once
+        assert [shape[1] for shape in recording.shapes] == [columns] * len(recording.shapes)
+        assert max(shape[0] for shape in recording.shapes) == block
+        assert sum(shape[0] for shape in recording.shapes) == rows
 
 
 def test_speckle_finds_the_checkerboard_and_not_smooth_edges():

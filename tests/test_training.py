@@ -7,9 +7,9 @@ import pytest
 import tensorflow as tf
 
 from conftest import assert_saved_moving_average, tiny_preset, write_images
-from utils import data, evaluation, losses
+from utils import data, evaluation, losses, metrics
 from utils.augment import augment
-from utils.networks import DOMAINS, build, load
+from utils.networks import DIRECTIONS, DOMAINS, build, load
 from utils.training import fit, make_training, rate_factor, weight_ramps
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -216,6 +216,15 @@ def test_fit_writes_log_quality_samples_and_the_moving_average_as_the_trained_mo
     trained = load(os.path.join(config.out, "models"), how_to_make="python train.py")
     assert trained.config == config
     assert_saved_moving_average(config.out, trained)
+    # the last epoch's figures are the trained models' (the moving average) on the validation faces
+    validation = {d: data.load_images(data.domain_files(tiny_data, data.VAL_FOLDERS)[d], d, config) for d in DOMAINS}
+    for direction, (source, target) in DIRECTIONS.items():
+        translated = metrics.outputs(trained.translator(source, target), validation[source])
+        assert history[-1][f"retrieval_{direction}"] == metrics.input_retrieval(validation[source], translated)
+        assert history[-1][f"blockiness_{direction}"] == pytest.approx(
+            metrics.blockiness(translated, validation[target]), rel=1e-4)
+        assert (history[-1][f"skin_dark_{direction}"], history[-1][f"skin_light_{direction}"]) == pytest.approx(
+            metrics.skin_tone_errors(validation[source], translated), rel=1e-4)
     assert not all(np.array_equal(a, b) for a, b in zip(trained.xgan.get_weights(), model.xgan.get_weights()))
 
 
