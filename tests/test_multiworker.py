@@ -1,6 +1,6 @@
-"""Two real worker processes on 127.0.0.1 (MultiWorkerMirroredStrategy): one is killed with kill -9, both are
-restarted with the same commands, and the run ends at the same step with the same weights as an
-uninterrupted two-worker run.
+"""Two real worker processes on 127.0.0.1 (MultiWorkerMirroredStrategy): one is killed with kill -9, or gets
+the SIGTERM of a preempted VM (then both save the same step and exit), both are restarted with the same
+commands, and the run ends at the same step with the same weights as an uninterrupted two-worker run.
 
 The workers run with one inter-op thread (TF_NUM_INTEROP_THREADS=1): with more, even two uninterrupted
 two-worker runs end apart (measured: last-bit differences in the losses from the first epoch, which Adam
@@ -38,11 +38,14 @@ def _free_ports(count):
 def _start_workers(command, out):
     ports = _free_ports(2)
     cluster = {"worker": [f"127.0.0.1:{port}" for port in ports]}
-    return [subprocess.Popen(command + ["--out", out], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    return [_popen(command, out, cluster, i) for i in range(2)]
+
+
+def _popen(command, out, cluster, i):
+    return subprocess.Popen(command + ["--out", out], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                              env={**os.environ, "TF_CONFIG": json.dumps({"cluster": cluster,
                                                                          "task": {"type": "worker", "index": i}}),
                                   "TF_NUM_INTEROP_THREADS": "1"})
-            for i in range(2)]
 
 
 def _finish(workers, timeout=400):
@@ -71,7 +74,32 @@ def command(tiny_data, tmp_path):
             "--checkpoint-every", "2", "--log-every", "1", "--quality-every", "0", "--jit-compile", "false"]
 
 
-def test_two_workers_killed_and_restarted_end_like_an_uninterrupted_run(command, tmp_path):
+def _stop_one(workers, how, run_dir):
+    """SIGKILL or SIGTERM to the second worker; the step both go on from."""
+    workers[1].send_signal(how)
+    if how == signal.SIGTERM:  # a preempted VM: both workers save the same step and exit, neither hangs
+        try:
+            outputs = [w.communicate(timeout=120)[0] for w in workers]
+        finally:  # a worker left hanging in a collective must not outlive the test
+            for w in workers:
+                if w.poll() is None:
+                    w.kill()
+        assert [w.returncode for w in workers] == [128 + signal.SIGTERM] * 2, "\n\n".join(o[-3000:] for o in outputs)
+        saved = [int(o.split(" saved in ")[0].rsplit("checkpoint of step ", 1)[1]) for o in outputs]
+        assert saved[0] == saved[1] == _checkpoint_steps(run_dir)[-1]
+        assert "SIGTERM received" in outputs[1] and "a stop on another worker received" in outputs[0]
+        return saved[0]
+    workers[1].wait()
+    try:
+        workers[0].wait(timeout=20)   # left alone it fails or hangs in a collective: a real cluster loses it too
+    except subprocess.TimeoutExpired:
+        workers[0].send_signal(signal.SIGKILL)
+        workers[0].wait()
+    return _checkpoint_steps(run_dir)[-1]
+
+
+@pytest.mark.parametrize("how", [signal.SIGKILL, signal.SIGTERM], ids=["SIGKILL", "SIGTERM"])
+def test_two_workers_stopped_and_restarted_end_like_an_uninterrupted_run(command, tmp_path, how):
     whole, broken = str(tmp_path / "whole"), str(tmp_path / "broken")
     _finish(_start_workers(command, whole))
     expected_step, expected = _trained(whole)
@@ -80,16 +108,9 @@ def test_two_workers_killed_and_restarted_end_like_an_uninterrupted_run(command,
     workers = _start_workers(command, broken)
     deadline = time.time() + 300
     while not _checkpoint_steps(broken) or _checkpoint_steps(broken)[-1] < 4:
-        assert all(w.poll() is None for w in workers) and time.time() < deadline, "no checkpoint before the kill"
+        assert all(w.poll() is None for w in workers) and time.time() < deadline, "no checkpoint before the stop"
         time.sleep(0.05)
-    workers[1].send_signal(signal.SIGKILL)
-    workers[1].wait()
-    try:
-        workers[0].wait(timeout=20)   # left alone it fails or hangs in a collective: a real cluster loses it too
-    except subprocess.TimeoutExpired:
-        workers[0].send_signal(signal.SIGKILL)
-        workers[0].wait()
-    killed_at = _checkpoint_steps(broken)[-1]
+    killed_at = _stop_one(workers, how, broken)
     assert killed_at < STEPS
 
     outputs = _finish(_start_workers(command, broken))

@@ -56,6 +56,15 @@ def discard(path, strategy):
         tf.io.gfile.rmtree(path)
 
 
+def any_worker(strategy, flag):
+    """Whether `flag` holds on any worker of a cluster (an all-reduce of one number, so every worker must ask
+    at the same step); on one machine, `flag` itself."""
+    if getattr(strategy, "cluster_resolver", None) is None:
+        return flag
+    votes = strategy.run(lambda: tf.constant(1.0 if flag else 0.0))
+    return float(strategy.reduce(tf.distribute.ReduceOp.SUM, votes, axis=None)) > 0
+
+
 def barrier(strategy):
     """Wait until every worker of a cluster gets here (an all-reduce of one number); no-op on one machine."""
     if getattr(strategy, "cluster_resolver", None) is not None:

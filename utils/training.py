@@ -260,11 +260,13 @@ def fit(model, config, files=None, log=print, fresh=False, strategy=None):
                 if state.due():
                     _stop_if_not_finite_weights(model, step, state)
                     state.save()
-                if signals.received:
+                # A cluster stops together: the save is collective, and a worker saving alone would hang.
+                if distribute.any_worker(strategy, signals.received is not None):
                     state.save()
-                    raise TrainingStopped(f"{signals.received} received: checkpoint of step {step} saved in "
-                                          f"{run(checkpoints.CHECKPOINT_DIR)}/. Run the same command again to "
-                                          f"go on.", 128 + getattr(signal, signals.received))
+                    received = signals.received or "SIGTERM"  # here, or on another worker of the cluster
+                    raise TrainingStopped(f"{signals.received or 'a stop on another worker'} received: checkpoint "
+                                          f"of step {step} saved in {run(checkpoints.CHECKPOINT_DIR)}/. Run the same "
+                                          f"command again to go on.", 128 + getattr(signal, received))
             _stop_if_not_finite_weights(model, step, state)
             state.save()
             if chief:
