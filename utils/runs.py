@@ -100,10 +100,8 @@ def data_identity(data_dir):
     """What makes a data folder the same one for a run: the names of its training faces, per domain (a
     fingerprint, so the folder may be moved, copied or spelled otherwise; one listing per folder, cheap on a
     bucket too)."""
-    names = {}
-    for domain, folder in data.TRAIN_FOLDERS.items():
-        path = os.path.join(data_dir, folder)
-        names[domain] = sorted(n.rstrip("/") for n in tf.io.gfile.listdir(path)) if tf.io.gfile.isdir(path) else []
+    names = {domain: [os.path.basename(p) for p in data.list_images(os.path.join(data_dir, folder))]
+             for domain, folder in data.TRAIN_FOLDERS.items()}
     return {domain: {"faces": len(found), "sha256": hashlib.sha256("\n".join(found).encode()).hexdigest()}
             for domain, found in names.items()}
 
