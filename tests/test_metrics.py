@@ -136,6 +136,18 @@ def test_blockiness_finds_a_grid_of_cells_and_not_a_smooth_face():
     assert metrics.cell_jumps(np.roll(blocky, 4, axis=2), cell=8) < 0.5 * metrics.cell_jumps(blocky)  # off the grid
 
 
+def test_mottle_finds_patches_on_the_skin_off_any_grid_and_not_a_drawn_face():
+    rng = np.random.default_rng(9)
+    drawn = np.full((6, 64, 64, 3), 0.6) + 0.01 * rng.normal(size=(6, 64, 64, 3))   # flat skin, a faint grain
+    drawn[:, 38:44, 31:33] = -0.6                                       # a drawn nose: a few outline pixels
+    patches = np.repeat(np.repeat(rng.uniform(-0.3, 0.3, (6, 16, 16, 1)), 4, 1), 4, 2)
+    patchy = np.roll(drawn + patches, 3, axis=(1, 2))                   # 4-pixel patches, off the 8-pixel grid
+    assert metrics.mottle(drawn, drawn) == 1
+    assert metrics.skin_texture(drawn) < 1                              # the nose's outline does not count
+    assert metrics.mottle(patchy, drawn) > 5                            # measured: 11.7
+    assert metrics.blockiness(patchy, drawn) < 1.2                      # what blockiness does not see
+
+
 def test_skin_tone_errors_tell_dark_skin_drawn_grey_from_a_palette_shift():
     assert np.allclose(metrics.lab(np.ones((1, 1, 3))), [[100, 0, 0]], atol=0.1)
     assert np.allclose(metrics.lab(-np.ones((1, 1, 3))), [[0, 0, 0]], atol=0.1)

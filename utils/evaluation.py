@@ -29,6 +29,8 @@ ROWS = (
      "about 1 or below; above = speckled"),
     ("blockiness", "blockiness: steps across 8-pixel cell borders / inside cells, translations / real target faces",
      "about 1; above = a grid of blocks"),
+    ("mottle", "mottle: fine detail of the skin below the eyes (median), translations / real target faces",
+     "about 1; above = skin broken into patches"),
     ("skin_dark", "skin-tone error of the darkest fifth of the inputs (CIELAB, the mean shift taken off)",
      "lower; at most 1.5 x the lightest fifth's"),
     ("skin_light", "skin-tone error of the lightest fifth of the inputs", "lower"),
@@ -68,6 +70,7 @@ def evaluate(model, test, train, extractor=None, seed=0, log=print):
             "diversity": metrics.diversity(translated, test[target]),
             "speckle": metrics.speckle(translated, test[target]),
             "blockiness": metrics.blockiness(translated, test[target]),
+            "mottle": metrics.mottle(translated, test[target]),
         }
         measures["skin_dark"], measures["skin_light"] = metrics.skin_tone_errors(x, translated)
         measures["reconstruction_mse"], measures["reconstruction_psnr_db"] = metrics.reconstruction(x, reconstructed)
@@ -126,8 +129,8 @@ def write_report(results, grids, info, output, grid_width=10):
 class EpochQuality:
     """train.py's view of quality as it trains: at each epoch end, for both directions, KID x100 between the
     translations of the validation faces and the other domain's validation faces, input retrieval, domain
-    score, blockiness and the skin-tone errors of the darkest and lightest fifth. Features: the FID InceptionV3 where requirements-metrics.txt is installed, else the pooled
-    features of the real-vs-manga classifier that gives the domain score (trained here once, about 15 s).
+    score, blockiness, mottle and the skin-tone errors of the darkest and lightest fifth. Features: the FID
+    InceptionV3 where requirements-metrics.txt is installed, else the pooled features of the real-vs-manga classifier that gives the domain score (trained here once, about 15 s).
     """
 
     def __init__(self, faces, train, choice="auto", seed=0, log=print):
@@ -157,10 +160,12 @@ class EpochQuality:
             row[f"retrieval_{direction}"] = metrics.input_retrieval(self.faces[source], translated)
             row[f"domain_score_{direction}"] = share if target == "manga" else 1 - share
             row[f"blockiness_{direction}"] = metrics.blockiness(translated, self.faces[target])
+            row[f"mottle_{direction}"] = metrics.mottle(translated, self.faces[target])
             row[f"skin_dark_{direction}"], row[f"skin_light_{direction}"] = metrics.skin_tone_errors(
                 self.faces[source], translated)
         return row
 
 
 QUALITY_NAMES = tuple(f"{measure}_{direction}" for measure in ("kid_x100", "retrieval", "domain_score", "blockiness",
-                                                               "skin_dark", "skin_light") for direction in DIRECTIONS)
+                                                               "mottle", "skin_dark", "skin_light")
+                      for direction in DIRECTIONS)

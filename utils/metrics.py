@@ -9,6 +9,7 @@ import os
 import keras
 import numpy as np
 import tensorflow as tf
+from scipy import ndimage
 
 from utils.images import to_uint8
 
@@ -230,12 +231,34 @@ def lab(images):
     return np.stack([116 * f[..., 1] - 16, 500 * (f[..., 0] - f[..., 1]), 200 * (f[..., 1] - f[..., 2])], -1)
 
 
+def face_centre(images):
+    """The skin below the eyes (nose and cheeks: rows 36-45 and columns 22-41 of a 64x64 face that fills the
+    frame, as the photos cut by --real-crop 0.75 and the manga faces do)."""
+    _, h, w, _ = np.shape(images)
+    return np.asarray(images)[:, h * 9 // 16:h * 23 // 32, w * 11 // 32:w * 21 // 32]
+
+
 def face_centre_colour(images):
-    """Mean CIELAB colour of the skin below the eyes (nose and cheeks: rows 36-45 and columns 22-41 of a 64x64
-    face that fills the frame, as the photos cut by --real-crop 0.75 and the manga faces do)."""
-    n, h, w, _ = np.shape(images)
-    centre = np.asarray(images)[:, h * 9 // 16:h * 23 // 32, w * 11 // 32:w * 21 // 32]
-    return lab(centre).reshape(n, -1, 3).mean(1)
+    """Mean CIELAB colour of the face centre."""
+    centre = face_centre(images)
+    return lab(centre).reshape(len(centre), -1, 3).mean(1)
+
+
+def skin_texture(images, size=5):
+    """How much the skin below the eyes is broken into patches: each pixel's CIELAB lightness less the mean of
+    its size x size neighbourhood, the median of its absolute value over the face centre (so that a drawn
+    nose's few outline pixels do not count), averaged over the faces. Manga faces draw that skin flat;
+    patches of 3-5 pixels, which follow no grid and so escape `blockiness`, raise it."""
+    lightness = lab(images)[..., 0]
+    detail = np.abs(lightness - ndimage.uniform_filter(lightness, size=(1, size, size), mode="reflect"))
+    centre = face_centre(detail[..., None])
+    return float(np.median(centre.reshape(len(centre), -1), axis=1).mean())
+
+
+def mottle(translations, target_faces):
+    """skin_texture of the translations over that of real faces of the target domain: 1 = skin as flat (or as
+    textured) as real faces', above = patchier."""
+    return skin_texture(translations) / max(skin_texture(target_faces), 1e-12)
 
 
 def skin_tone_errors(photos, translations, share=0.2):
