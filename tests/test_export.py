@@ -23,10 +23,10 @@ np.save("keras.npy", keras.models.load_model(sys.argv[2]).predict(x, verbose=0))
 """
 
 
-@pytest.mark.parametrize("crop, sharpen", [(1.0, 0.0), (0.75, 0.75)])    # --preset quick; the default recipe
-def test_exported_translators_match_the_keras_model(tiny_config, tmp_path, crop, sharpen):
-    # a cut photo adds a layer, and sharpening a few, which must reload too
-    config = dataclasses.replace(tiny_config, real_crop=crop, sharpen=sharpen)
+@pytest.mark.parametrize("crop, sharpen, smooth", [(1.0, 0.0, 0.0), (0.75, 0.75, 30.0)])  # quick; with every layer
+def test_exported_translators_match_the_keras_model(tiny_config, tmp_path, crop, sharpen, smooth):
+    # a cut photo adds a layer, and sharpening and smoothing a few, which must reload too
+    config = dataclasses.replace(tiny_config, real_crop=crop, sharpen=sharpen, smooth=smooth)
     model = build(config)
     export(model, str(tmp_path / "exported"))
     rng = np.random.default_rng(0)

@@ -6,7 +6,7 @@ import tensorflow as tf
 
 from conftest import tiny_preset
 from utils.config import PRESETS, Config
-from utils.networks import DOMAINS, build, build_sharpener, check_topology, load
+from utils.networks import DOMAINS, build, build_sharpener, build_smoother, check_topology, load
 
 
 def test_report_preset_is_the_reports_topology():
@@ -135,3 +135,25 @@ def test_translation_sharpens_photos_and_only_photos(tiny_config):
     np.testing.assert_allclose(model.translator("manga", "real")(x).numpy(), plain["manga", "real"], atol=1e-5)
     model.config = dataclasses.replace(tiny_config, sharpen=0.0)                  # off: the report's translation
     np.testing.assert_allclose(model.translator("real", "manga")(x).numpy(), plain["real", "manga"], atol=1e-5)
+
+
+def test_smoother_takes_the_grain_off_flat_colour_and_keeps_outlines(tiny_config):
+    rng = np.random.default_rng(3)
+    x = np.full((2, 32, 32, 3), -0.2, np.float32)
+    x[:, :, 16:] = 0.6                                                            # an outline: 102 levels
+    grain = (rng.normal(0, 4, x.shape) / 127.5).astype(np.float32)                # grain of 4 levels
+    smoother = build_smoother(dataclasses.replace(tiny_config, smooth=30.0))
+    y = smoother(x + grain).numpy()
+    np.testing.assert_allclose(smoother(x).numpy(), x, atol=1e-6)                 # flat areas and the edge kept
+    assert np.abs(y - x).std() < 0.5 * grain.std()                                # the grain mostly gone
+    assert y[:, :, 15].mean() < -0.15 and y[:, :, 16].mean() > 0.55                # the edge not blurred
+
+
+def test_translation_smooths_manga_faces_and_only_manga_faces(tiny_config):
+    model = build(dataclasses.replace(tiny_config, sharpen=0.0, smooth=30.0))
+    x = np.random.default_rng(0).uniform(-1, 1, (2, 32, 32, 3)).astype(np.float32)
+    plain = {(s, t): model.decoder(t)(model.encoder(s)(x)).numpy() for s, t in (("real", "manga"), ("manga", "real"))}
+    smoothed = build_smoother(model.config)(plain["real", "manga"]).numpy()
+    np.testing.assert_allclose(model.translator("real", "manga")(x).numpy(), smoothed, atol=1e-5)
+    assert np.abs(smoothed - plain["real", "manga"]).max() > 1e-3
+    np.testing.assert_allclose(model.translator("manga", "real")(x).numpy(), plain["manga", "real"], atol=1e-5)

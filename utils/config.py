@@ -177,6 +177,9 @@ class Config:
                                       "(not in training): photo + SHARPEN * (photo - blurred photo). The photos are "
                                       "softer than drawn faces; sharpened, they are drawn with the outlines of manga "
                                       "faces (docs/findings.md); 0: off, the report's", *NOT_NEGATIVE)
+    smooth: float = _translate(0.0, "edge-preserving (bilateral) smoothing of each translation into a manga face: "
+                                    "colour differences of about SMOOTH 8-bit levels are smoothed over, outlines "
+                                    "kept (docs/findings.md); 0: off", *NOT_NEGATIVE)
 
     def save(self, path):
         with tf.io.gfile.GFile(path, "w") as f:

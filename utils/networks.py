@@ -10,6 +10,7 @@ import os
 from dataclasses import dataclass, replace
 
 import keras
+import numpy as np
 import tensorflow as tf
 from keras import layers
 
@@ -138,6 +139,58 @@ def build_sharpener(config):
     return keras.Model(inputs, x, name="sharpener")
 
 
+SMOOTH_OFFSETS = tuple((dy, dx) for dy in range(-2, 3) for dx in range(-2, 3) if dy * dy + dx * dx <= 4)
+SMOOTH_SPACE = 3.0  # the spatial sigma in pixels: within the 13-pixel disc, colour alone decides
+
+
+def _fixed_conv(name, kernel, bias=None, depthwise=False):
+    """A convolution that is not trained, with `kernel` (kh, kw, in, out; depthwise: kh, kw, in, multiplier)
+    and `bias`: returns (layer, its weights), to be set once the layer is built."""
+    options = dict(padding="same", use_bias=bias is not None, trainable=False, name=name, dtype=OUT)
+    layer = (layers.DepthwiseConv2D(kernel.shape[:2], depth_multiplier=kernel.shape[3], **options) if depthwise
+             else layers.Conv2D(kernel.shape[3], kernel.shape[:2], **options))
+    return layer, [kernel] + ([bias] if bias is not None else [])
+
+
+def build_smoother(config):
+    """Edge-preserving smoothing of the manga faces that translation draws (a bilateral filter, Tomasi and
+    Manduchi 1998): each pixel becomes the mean of the 13 pixels within 2 of it, each weighed by
+    exp(-|colour difference|^2 / (2 s^2) - distance^2 / (2 * 3^2)), s = config.smooth 8-bit levels. It takes
+    the grain off flat colour and keeps outlines (docs/findings.md). Stock layers with fixed weights, so
+    exported translators need none of this code: one-hot depthwise kernels shift, 1x1 convolutions sum, and
+    a softmax over the offsets normalizes the weights; pixels beyond the border get none."""
+    k, sigma = len(SMOOTH_OFFSETS), config.smooth / 127.5
+    one_hot = np.zeros((5, 5, 1, k), "float32")
+    for i, (dy, dx) in enumerate(SMOOTH_OFFSETS):
+        one_hot[2 + dy, 2 + dx, 0, i] = 1
+    colour_sum = np.zeros((1, 1, 3 * k, k), "float32")  # channel c * k + i -> offset i
+    for c in range(3):
+        colour_sum[0, 0, c * k + np.arange(k), np.arange(k)] = 1
+    distance = np.array([dy * dy + dx * dx for dy, dx in SMOOTH_OFFSETS], "float32")
+    fixed = {  # name: (layer, weights)
+        "shift": _fixed_conv("smooth_shift", np.tile(one_hot, (1, 1, 3, 1)), depthwise=True),
+        "repeat": _fixed_conv("smooth_repeat", np.ones((1, 1, 3, k), "float32"), depthwise=True),
+        "logits": _fixed_conv("smooth_logits", -colour_sum / (2 * sigma ** 2), -distance / (2 * SMOOTH_SPACE ** 2)),
+        "inside": _fixed_conv("smooth_inside", np.concatenate([one_hot, 0 * one_hot, 0 * one_hot], 2)),
+        "spread": _fixed_conv("smooth_spread", colour_sum.transpose(0, 1, 3, 2)),
+        "sum": _fixed_conv("smooth_sum", np.kron(np.eye(3, dtype="float32"), np.ones((k, 1), "float32"))[None, None]),
+    }
+    layer = {name: pair[0] for name, pair in fixed.items()}
+    x = inputs = keras.Input((config.image_size, config.image_size, 3), name="translation")
+    shifted = layer["shift"](x)  # (n, h, w, 3 * k): channel c * k + i holds colour c at offset i
+    difference = layers.Subtract(name="smooth_difference", dtype=OUT)([shifted, layer["repeat"](x)])
+    logits = layer["logits"](layers.Multiply(name="smooth_squared", dtype=OUT)([difference, difference]))
+    inside = layer["inside"](layers.Rescaling(0.0, offset=1.0, name="smooth_ones", dtype=OUT)(x))
+    beyond = layers.Rescaling(1e4, offset=-1e4, name="smooth_beyond", dtype=OUT)(inside)  # 0 inside, -1e4 beyond
+    weights = layers.Softmax(name="smooth_weights", dtype=OUT)(layers.Add(name="smooth_masked", dtype=OUT)(
+        [logits, beyond]))
+    y = layer["sum"](layers.Multiply(name="smooth_weighted", dtype=OUT)([shifted, layer["spread"](weights)]))
+    smoother = keras.Model(inputs, y, name="smoother")
+    for network_layer, weights_of in fixed.values():
+        network_layer.set_weights(weights_of)
+    return smoother
+
+
 def build_discriminator(config, domain):
     """Real face of `domain`, or a translation into it? Logits from the last map.
 
@@ -226,9 +279,12 @@ class XGAN:
         return keras.Sequential([self.encoder(domain), self.decoder(domain)], name=f"autoencoder_{domain}")
 
     def translator(self, source, target):
-        """source faces in, target faces out, as every translation is made: photos sharpened first."""
+        """source faces in, target faces out, as every translation is made: photos sharpened first, manga faces
+        smoothed after."""
         sharpen = [build_sharpener(self.config)] if source == "real" and self.config.sharpen else []
-        return keras.Sequential([*sharpen, self.encoder(source), self.decoder(target)], name=f"{source}2{target}")
+        smooth = [build_smoother(self.config)] if target == "manga" and self.config.smooth else []
+        return keras.Sequential([*sharpen, self.encoder(source), self.decoder(target), *smooth],
+                                name=f"{source}2{target}")
 
     def parts(self):
         """{file stem: network} of every trained network."""
