@@ -3,8 +3,8 @@
     python docs/compare_faces.py "previous default=runs/old/models" "default=runs/xgan/models" \
         --output docs/default_faces.png
 
-Each LABEL=MODELS_DIR gives one row under each row of photos (LABEL=MODELS_DIR,sharpen=X: translated with
-translate.py's --sharpen X instead of the saved value); --photos picks the test photos (by default the
+Each LABEL=MODELS_DIR gives one row under each row of photos (LABEL=MODELS_DIR,sharpen=X,smooth=Y: translated
+with translate.py's --sharpen X and --smooth Y instead of the saved values); --photos picks the test photos (by default the
 README's 24, chosen for blonde, red, black and grey hair, dark and light skin, turned heads, smiles and glasses).
 """
 import argparse
@@ -50,16 +50,19 @@ def face_blocks(models, photos, width):
     return labels, [[part[start:start + width] for part in [x] + rows] for start in range(0, len(x), width)]
 
 
+SETTINGS = ("sharpen", "smooth")  # translate.py's flags a row may set
+
+
 def model_spec(text):
-    """(label, models dir, translate settings) of LABEL=MODELS_DIR[,sharpen=X]."""
+    """(label, models dir, translate settings) of LABEL=MODELS_DIR[,sharpen=X][,smooth=Y]."""
     label, models_dir = text.split("=", 1)
-    models_dir, _, sharpen = models_dir.partition(",sharpen=")
-    return label, models_dir, {"sharpen": float(sharpen)} if sharpen else {}
+    models_dir, *settings = models_dir.split(",")
+    return label, models_dir, {name: float(value) for name, _, value in (s.partition("=") for s in settings)}
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("models", nargs="+", metavar="LABEL=MODELS_DIR[,sharpen=X]")
+    parser.add_argument("models", nargs="+", metavar="LABEL=MODELS_DIR[,sharpen=X][,smooth=Y]")
     parser.add_argument("--photos", nargs="+", default=README_PHOTOS, help="real photos (default: the README's 24)")
     parser.add_argument("--width", type=int, default=8, help="photos per block")
     parser.add_argument("--output", default="faces.png")
@@ -68,11 +71,18 @@ def main(argv=None):
         parser.error(f"--width {args.width}: give the number of photos per block, 1 or more")
     if not all("=" in m for m in args.models):
         parser.error("each model is LABEL=MODELS_DIR, for example default=runs/xgan/models")
+    try:
+        specs = [model_spec(m) for m in args.models]
+    except ValueError:
+        parser.error("a model's settings are numbers: LABEL=MODELS_DIR,smooth=20")
+    unknown = sorted({name for _, _, settings in specs for name in settings} - set(SETTINGS))
+    if unknown:
+        parser.error(f"{unknown[0]}: a model row may set {' and '.join(SETTINGS)} only")
     missing = [p for p in args.photos if not os.path.isfile(p)]
     if missing:
         parser.error(f"no photo {missing[0]}: run it from the repository root, or pass --photos")
     try:
-        labels, blocks = face_blocks([model_spec(m) for m in args.models], args.photos, args.width)
+        labels, blocks = face_blocks(specs, args.photos, args.width)
     except (ModelNotFoundError, ConfigError) as error:
         sys.exit(f"error: {error}")
     except reading.UnreadableImage as error:

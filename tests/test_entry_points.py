@@ -176,13 +176,14 @@ def test_the_default_recipe_is_saved_for_this_machine_and_quick_is_the_earlier_d
     assert settings["mixed_precision"] is bfloat16                         # "auto" saved as what it is here
     assert settings["jit_compile"] is fast_xla()
     assert (settings["epochs"], settings["decay_epochs"]) == ((42, 14) if bfloat16 else (26, 9))
-    assert (settings["real_crop"], settings["sharpen"], settings["out"]) == (0.75, 0.75, "runs/xgan")
+    assert (settings["real_crop"], settings["sharpen"], settings["smooth"], settings["out"]) == (
+        0.75, 0.75, 20.0, "runs/xgan")
     model_py.main(["--preset", "quick", "--out", str(tmp_path / "quick")] + TINY_MODEL_FLAGS)
     quick = json.load(open(tmp_path / "quick" / "config.json"))
     # the default of the versions before the long recipe became the default: 3 epochs, uncut, unsharpened
-    assert {k: quick[k] for k in ("epochs", "decay_epochs", "real_crop", "sharpen", "quality_every",
+    assert {k: quick[k] for k in ("epochs", "decay_epochs", "real_crop", "sharpen", "smooth", "quality_every",
                                   "mixed_precision", "out")} == dict(epochs=3, decay_epochs=0, real_crop=1.0,
-                                                                     sharpen=0.0, quality_every=1,
+                                                                     sharpen=0.0, smooth=0.0, quality_every=1,
                                                                      mixed_precision=False, out="runs/xgan")
     assert {k: v for k, v in quick.items() if k not in (*PRESETS["quick"], "mixed_precision")} == {
         k: v for k, v in settings.items() if k not in (*PRESETS["quick"], "mixed_precision", *FLOAT32)}
@@ -223,17 +224,21 @@ def test_compare_faces_puts_each_models_translations_under_their_photos(trained_
     compare_faces = importlib.import_module("docs.compare_faces")
     photos = [os.path.join("test1", name) for name in sorted(os.listdir("test1"))]
     models = os.path.join(trained_run, "models")
-    specs = [compare_faces.model_spec(f"a={models}"), compare_faces.model_spec(f"b={models},sharpen=0")]
+    specs = [compare_faces.model_spec(f"a={models}"), compare_faces.model_spec(f"b={models},sharpen=0,smooth=20")]
+    assert specs[1][2] == {"sharpen": 0.0, "smooth": 20.0}
     labels, blocks = compare_faces.face_blocks(specs, photos, width=2)
     model = load(models, how_to_make="")
     x = np.stack([model_inputs(p, "", "real", model.config)[0][1] for p in photos])
-    y = {sharpen: load(models, "", settings={"sharpen": sharpen}).translator("real", "manga").predict(x, verbose=0)
-         for sharpen in (model.config.sharpen, 0.0)}
+    y = [load(models, "", settings=settings).translator("real", "manga").predict(x, verbose=0)
+         for _, _, settings in specs]
     assert labels == ["photo", "a", "b"] and [len(block[0]) for block in blocks] == [2, 1]
     for start, block in zip((0, 2), blocks):
         np.testing.assert_allclose(block[0], x[start:start + 2])
-        np.testing.assert_allclose(block[1], y[model.config.sharpen][start:start + 2], atol=1e-5)
-        np.testing.assert_allclose(block[2], y[0.0][start:start + 2], atol=1e-5)
+        np.testing.assert_allclose(block[1], y[0][start:start + 2], atol=1e-5)
+        np.testing.assert_allclose(block[2], y[1][start:start + 2], atol=1e-5)
+    with pytest.raises(SystemExit):
+        compare_faces.main([f"a={models},blur=1", "--photos", *photos])
+    assert "blur: a model row may set sharpen and smooth only" in capsys.readouterr().err
     compare_faces.main([f"a={models}", "--photos", *photos, "--output", str(tmp_path / "faces.png")])
     assert Image.open(tmp_path / "faces.png").size[0] > 0
     with pytest.raises(SystemExit):

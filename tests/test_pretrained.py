@@ -13,9 +13,10 @@ from utils.config import Config, config_path
 from utils.networks import PRETRAINED, load_trained
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-# Settings of how a run is executed, logged and measured; every other one is the recipe.
-HOW_IT_RUNS = ("data_dir", "out", "max_steps", "log_every", "checkpoint_every", "keep_checkpoints", "sample_count",
-               "quality_every", "quality_features", "strategy", "jit_compile", "mixed_precision")
+# Settings of how a run is executed, logged and measured, and its seed (a draw of the recipe: the seed that
+# ships is chosen on the validation faces, docs/quality.md); every other one is the recipe.
+HOW_IT_RUNS = ("seed", "data_dir", "out", "max_steps", "log_every", "checkpoint_every", "keep_checkpoints",
+               "sample_count", "quality_every", "quality_features", "strategy", "jit_compile", "mixed_precision")
 
 
 def _photos(count):

@@ -177,9 +177,10 @@ class Config:
                                       "(not in training): photo + SHARPEN * (photo - blurred photo). The photos are "
                                       "softer than drawn faces; sharpened, they are drawn with the outlines of manga "
                                       "faces (docs/findings.md); 0: off, the report's", *NOT_NEGATIVE)
-    smooth: float = _translate(0.0, "edge-preserving (bilateral) smoothing of each translation into a manga face: "
-                                    "colour differences of about SMOOTH 8-bit levels are smoothed over, outlines "
-                                    "kept (docs/findings.md); 0: off", *NOT_NEGATIVE)
+    smooth: float = _translate(20.0, "edge-preserving (bilateral) smoothing of each translation into a manga face: "
+                                     "colour differences of about SMOOTH 8-bit levels are smoothed over, outlines "
+                                     "kept; it takes the grain off that KID sees (docs/quality.md); 0: off, the "
+                                     "report's", *NOT_NEGATIVE)
 
     def save(self, path):
         with tf.io.gfile.GFile(path, "w") as f:
@@ -228,9 +229,10 @@ PRESETS = {
     # CPU computes it, XLA where it is the faster, and on a CPU without bfloat16 arithmetic FLOAT32's
     # shorter schedule (float32 steps take about 1.6 times as long).
     "default": dict(mixed_precision="auto", jit_compile="auto"),
-    # The default of earlier versions: 3 epochs of the uncut photos, unsharpened. The check that everything
-    # runs (what the tests use), in minutes; its faces are blurry paintings, not manga faces.
-    "quick": dict(real_crop=1.0, epochs=3, decay_epochs=0.0, quality_every=1, sharpen=0.0, jit_compile="auto"),
+    # The default of earlier versions: 3 epochs of the uncut photos, unsharpened and unsmoothed. The check that
+    # everything runs (what the tests use), in minutes; its faces are blurry paintings, not manga faces.
+    "quick": dict(real_crop=1.0, epochs=3, decay_epochs=0.0, quality_every=1, sharpen=0.0, smooth=0.0,
+                  jit_compile="auto"),
     # The report's topology and settings (section 3 and its code), with this project's bug fixes (docs/design.md).
     "report": dict(
         encoder_shared_filters=(128, 256), residual_blocks=0, embedding="vector", embedding_dim=1024,
@@ -239,7 +241,7 @@ PRESETS = {
         discriminators="manga", spectral_norm=False, domain_classifier_units=256,
         batch_size=32, learning_rate=1e-3, disc_learning_rate=1e-3, beta_1=0.9, gan_loss="bce", augment="none", r1=0.0,
         decoder_learning_rate=0.0, ema=0.0, w_edge=0.0, w_d=1.0, w_s=1.0, w_g=1.0, w_col=0.0, col_epochs=0.0,
-        warmup_epochs=0.0, real_crop=1.0, epochs=3, decay_epochs=0.0, quality_every=1, sharpen=0.0),
+        warmup_epochs=0.0, real_crop=1.0, epochs=3, decay_epochs=0.0, quality_every=1, sharpen=0.0, smooth=0.0),
 }
 FLOAT32 = dict(epochs=26, decay_epochs=9.0)  # the default recipe without bfloat16 arithmetic (docs/speed.md)
 
