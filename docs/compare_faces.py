@@ -4,10 +4,12 @@
         --output docs/default_faces.png
 
 Each LABEL=MODELS_DIR gives one row under each row of photos (LABEL=MODELS_DIR,sharpen=X,smooth=Y: translated
-with translate.py's --sharpen X and --smooth Y instead of the saved values); --photos picks the test photos (by default the
-README's 24, chosen for blonde, red, black and grey hair, dark and light skin, turned heads, smiles and glasses).
+with translate.py's --sharpen X and --smooth Y instead of the saved values); --photos picks the test photos (by
+default the README's 24, chosen for blonde, red, black and grey hair, dark and light skin, turned heads, smiles
+and glasses).
 """
 import argparse
+import dataclasses
 import os
 import sys
 
@@ -17,7 +19,7 @@ from matplotlib.figure import Figure
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import utils  # noqa: E402,F401  (quiets TensorFlow's start-up log)
 from utils import images, reading  # noqa: E402
-from utils.config import ConfigError  # noqa: E402
+from utils.config import Config, ConfigError  # noqa: E402
 from utils.networks import ModelNotFoundError, load  # noqa: E402
 from utils.translation import model_inputs  # noqa: E402
 
@@ -50,7 +52,8 @@ def face_blocks(models, photos, width):
     return labels, [[part[start:start + width] for part in [x] + rows] for start in range(0, len(x), width)]
 
 
-SETTINGS = ("sharpen", "smooth")  # translate.py's flags a row may set
+# translate.py's settings, which a row may set
+SETTINGS = tuple(f.name for f in dataclasses.fields(Config) if f.metadata["group"] == "translate")
 
 
 def model_spec(text):

@@ -223,7 +223,8 @@ def test_fit_writes_log_quality_samples_and_the_moving_average_as_the_trained_mo
         assert history[-1][f"retrieval_{direction}"] == metrics.input_retrieval(validation[source], translated)
         assert history[-1][f"blockiness_{direction}"] == pytest.approx(
             metrics.blockiness(translated, validation[target]), rel=1e-4)
-        assert history[-1][f"mottle_{direction}"] == pytest.approx(metrics.mottle(translated, validation[target]), rel=1e-4)
+        assert history[-1][f"mottle_{direction}"] == pytest.approx(
+            metrics.mottle(translated, validation[target]), rel=1e-4)
         assert (history[-1][f"skin_dark_{direction}"], history[-1][f"skin_light_{direction}"]) == pytest.approx(
             metrics.skin_tone_errors(validation[source], translated), rel=1e-4)
     assert not all(np.array_equal(a, b) for a, b in zip(trained.xgan.get_weights(), model.xgan.get_weights()))

@@ -130,7 +130,8 @@ class EpochQuality:
     """train.py's view of quality as it trains: at each epoch end, for both directions, KID x100 between the
     translations of the validation faces and the other domain's validation faces, input retrieval, domain
     score, blockiness, mottle and the skin-tone errors of the darkest and lightest fifth. Features: the FID
-    InceptionV3 where requirements-metrics.txt is installed, else the pooled features of the real-vs-manga classifier that gives the domain score (trained here once, about 15 s).
+    InceptionV3 where requirements-metrics.txt is installed, else the pooled features of the real-vs-manga
+    classifier that gives the domain score (trained here once, about 15 s).
     """
 
     def __init__(self, faces, train, choice="auto", seed=0, log=print):
