@@ -5,7 +5,6 @@ import tensorflow as tf
 from utils import losses
 from utils.augment import augment
 from utils.layers import reverse_gradient
-from utils.networks import build_smoother
 
 
 def test_gradient_reversal_is_identity_forward_and_flips_backward():
@@ -83,21 +82,6 @@ def test_blur_keeps_flat_colour_and_softens_edges_and_the_sharpening_loss_asks_t
     faces = _pair(checker, checker)
     assert losses.sharpening_loss(faces, faces) == 0
     assert losses.sharpening_loss(faces, _pair(losses.blur(checker), losses.blur(checker))) > 0.5
-
-
-def test_flatness_loss_charges_grain_not_outlines_and_pulls_each_pixel_towards_its_smoothing(tiny_config):
-    smoother = build_smoother(tiny_config.image_size, 20.0)
-    face = np.full((2, 32, 32, 3), -0.2, np.float32)
-    face[:, :, 16:] = 0.6                                                        # flat colour and an outline
-    grainy = tf.constant(face + np.random.default_rng(0).normal(0, 4, face.shape).astype(np.float32) / 127.5)
-    assert float(losses.flatness_loss(tf.constant(face), smoother)) == pytest.approx(0, abs=1e-6)
-    with tf.GradientTape() as tape:
-        tape.watch(grainy)
-        loss = losses.flatness_loss(grainy, smoother)
-    assert float(loss) > 1 / 127.5                                               # over a level of grain
-    # the smoothed face is a fixed target: the gradient is sign(face - target) / pixels, nothing through it
-    expected = np.sign(grainy.numpy() - smoother(grainy).numpy()) / grainy.numpy().size
-    np.testing.assert_allclose(tape.gradient(loss, grainy).numpy(), expected, atol=1e-9)
 
 
 @pytest.mark.parametrize("kind", ["bce", "lsgan", "hinge"])

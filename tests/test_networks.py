@@ -142,7 +142,7 @@ def test_smoother_takes_the_grain_off_flat_colour_and_keeps_outlines(tiny_config
     x = np.full((2, 32, 32, 3), -0.2, np.float32)
     x[:, :, 16:] = 0.6                                                            # an outline: 102 levels
     grain = (rng.normal(0, 4, x.shape) / 127.5).astype(np.float32)                # grain of 4 levels
-    smoother = build_smoother(tiny_config.image_size, 30.0)
+    smoother = build_smoother(dataclasses.replace(tiny_config, smooth=30.0))
     y = smoother(x + grain).numpy()
     np.testing.assert_allclose(smoother(x).numpy(), x, atol=1e-6)                 # flat areas and the edge kept
     assert np.abs(y - x).std() < 0.5 * grain.std()                                # the grain mostly gone
@@ -153,7 +153,7 @@ def test_translation_smooths_manga_faces_and_only_manga_faces(tiny_config):
     model = build(dataclasses.replace(tiny_config, sharpen=0.0, smooth=30.0))
     x = np.random.default_rng(0).uniform(-1, 1, (2, 32, 32, 3)).astype(np.float32)
     plain = {(s, t): model.decoder(t)(model.encoder(s)(x)).numpy() for s, t in (("real", "manga"), ("manga", "real"))}
-    smoothed = build_smoother(model.config.image_size, model.config.smooth)(plain["real", "manga"]).numpy()
+    smoothed = build_smoother(model.config)(plain["real", "manga"]).numpy()
     np.testing.assert_allclose(model.translator("real", "manga")(x).numpy(), smoothed, atol=1e-5)
     assert np.abs(smoothed - plain["real", "manga"]).max() > 1e-3
     np.testing.assert_allclose(model.translator("manga", "real")(x).numpy(), plain["manga", "real"], atol=1e-5)

@@ -139,9 +139,6 @@ class Config:
                                  "the report's)", *NOT_NEGATIVE)
     sharp_domains: str = _train("manga", "whose faces L_sharp draws back sharp: manga (a blurred manga face through "
                                          "the real encoder: the real->manga path) or both", ("manga", "both"))
-    w_flat: float = _train(0.0, "weight of L_flat: each translation into a manga face pulled towards its own "
-                                "edge-preserving smoothing (--smooth's filter at its default 20), so that the "
-                                "decoder draws flat skin itself (0: none, the report's)", *NOT_NEGATIVE)
     decay_epochs: float = _train(14.0, "every learning rate falls linearly to 0 over the last this many epochs "
                                        "before --epochs (CycleGAN's schedule; 0: constant rates)", *NOT_NEGATIVE)
     warmup_epochs: float = _train(1.0, "w_d, w_s, w_g and w_col ramp up linearly from 0 over this many epochs",

@@ -1,7 +1,6 @@
 """The XGAN's loss terms (report section 3.2; Royer et al. section 3.1, equations 1-5).
 
-Generator: L = w_rec L_rec + w_edge L_edge + w_d L_dann + w_s L_sem + w_g L_gan + w_col L_col + w_sharp L_sharp
-           + w_flat L_flat.
+Generator: L = w_rec L_rec + w_edge L_edge + w_d L_dann + w_s L_sem + w_g L_gan + w_col L_col + w_sharp L_sharp.
 Discriminator: its own L_disc.
 Domain labels: real = 0, manga = 1. All means are over the batch, so terms do not grow with it.
 """
@@ -10,7 +9,6 @@ import tensorflow as tf
 from utils.layers import reverse_gradient
 
 DOMAIN_LABELS = {"real": 0, "manga": 1}
-FLAT_LEVEL = 20.0  # L_flat's smoothing, in 8-bit levels: --smooth's default, chosen on the validation faces
 
 
 def _bce(logits, label):
@@ -51,13 +49,6 @@ def sharpening_loss(faces, drawn):
     path into d: from a soft, painted-looking input (what the translations look like early) to a sharp face of
     d, which L_rec on its own domain's codes never asks of that path."""
     return reconstruction_loss(faces, drawn) + edge_loss(faces, drawn)
-
-
-def flatness_loss(translations, smoother):
-    """L_flat: L1 between each translation and its own edge-preserving smoothing (`smoother`, held fixed as the
-    target). The manga decoder draws photo codes with the photo's skin texture as patches (docs/findings.md);
-    this term asks it to draw the flat colour that --smooth gives after the fact, leaving outlines alone."""
-    return tf.reduce_mean(tf.abs(translations - tf.stop_gradient(smoother(translations))))
 
 
 def chroma_loss(sources, translations, blocks=4):

@@ -152,14 +152,14 @@ def _fixed_conv(name, kernel, bias=None, depthwise=False):
     return layer, [kernel] + ([bias] if bias is not None else [])
 
 
-def build_smoother(image_size, level):
+def build_smoother(config):
     """Edge-preserving smoothing of the manga faces that translation draws (a bilateral filter, Tomasi and
     Manduchi 1998): each pixel becomes the mean of the 13 pixels within 2 of it, each weighed by
-    exp(-|colour difference|^2 / (2 s^2) - distance^2 / (2 * 3^2)), s = `level` 8-bit levels. It takes
+    exp(-|colour difference|^2 / (2 s^2) - distance^2 / (2 * 3^2)), s = config.smooth 8-bit levels. It takes
     the grain off flat colour and keeps outlines (docs/findings.md). Stock layers with fixed weights, so
     exported translators need none of this code: one-hot depthwise kernels shift, 1x1 convolutions sum, and
     a softmax over the offsets normalizes the weights; pixels beyond the border get none."""
-    k, sigma = len(SMOOTH_OFFSETS), level / 127.5
+    k, sigma = len(SMOOTH_OFFSETS), config.smooth / 127.5
     one_hot = np.zeros((5, 5, 1, k), "float32")
     for i, (dy, dx) in enumerate(SMOOTH_OFFSETS):
         one_hot[2 + dy, 2 + dx, 0, i] = 1
@@ -176,7 +176,7 @@ def build_smoother(image_size, level):
         "sum": _fixed_conv("smooth_sum", np.kron(np.eye(3, dtype="float32"), np.ones((k, 1), "float32"))[None, None]),
     }
     layer = {name: pair[0] for name, pair in fixed.items()}
-    x = inputs = keras.Input((image_size, image_size, 3), name="translation")
+    x = inputs = keras.Input((config.image_size, config.image_size, 3), name="translation")
     shifted = layer["shift"](x)  # (n, h, w, 3 * k): channel c * k + i holds colour c at offset i
     difference = layers.Subtract(name="smooth_difference", dtype=OUT)([shifted, layer["repeat"](x)])
     logits = layer["logits"](layers.Multiply(name="smooth_squared", dtype=OUT)([difference, difference]))
@@ -282,8 +282,7 @@ class XGAN:
         """source faces in, target faces out, as every translation is made: photos sharpened first, manga faces
         smoothed after."""
         sharpen = [build_sharpener(self.config)] if source == "real" and self.config.sharpen else []
-        smooth = ([build_smoother(self.config.image_size, self.config.smooth)]
-                  if target == "manga" and self.config.smooth else [])
+        smooth = [build_smoother(self.config)] if target == "manga" and self.config.smooth else []
         return keras.Sequential([*sharpen, self.encoder(source), self.decoder(target), *smooth],
                                 name=f"{source}2{target}")
 

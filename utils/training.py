@@ -15,7 +15,7 @@ from utils.ema import MovingAverage
 from utils.networks import DOMAINS
 
 # L_gen: the weighted sum
-LOSS_NAMES = ("L_rec", "L_edge", "L_dann", "L_sem", "L_gan", "L_col", "L_sharp", "L_flat", "L_gen", "L_disc", "disc_acc")
+LOSS_NAMES = ("L_rec", "L_edge", "L_dann", "L_sem", "L_gan", "L_col", "L_sharp", "L_gen", "L_disc", "disc_acc")
 SHOWN = ("L_rec", "L_dann", "L_sem", "L_gan", "disc_acc")  # on the progress bar
 OTHER = {"real": "manga", "manga": "real"}
 QUALITY_TRAIN_FACES = 1000  # per domain, for the classifier of the per-epoch quality measure
@@ -34,7 +34,6 @@ def make_train_step(model, optimizers, average, config, strategy=None):
     decoder = {d: model.decoder(d) for d in DOMAINS}
     judged = networks.gan_domains(config)
     sharpened = networks.chosen_domains(config.sharp_domains) if config.w_sharp else ()
-    smoother = networks.build_smoother(config.image_size, losses.FLAT_LEVEL) if config.w_flat else None
     gen_optimizer, disc_optimizer, *dec_optimizers = optimizers  # dec_optimizers: none or one
     gen_vars = model.xgan.trainable_variables + model.domain_classifier.trainable_variables
     dec_vars = []
@@ -56,8 +55,7 @@ def make_train_step(model, optimizers, average, config, strategy=None):
         #    faces blurred, encoded by the other domain's encoder and drawn by their own decoder (L_sharp);
         # 4. classify the domain of each embedding through the gradient reversal (L_dann);
         # 5. each discriminator judges real faces of its domain and translations into it, both augmented
-        #    alike (L_gan, L_disc with its R1 penalty);
-        # 6. with w_flat, each translation into a manga face against its own smoothing (L_flat).
+        #    alike (L_gan, L_disc with its R1 penalty).
         x, seed = {"real": x_real, "manga": x_manga}, tf.stack([tf.constant(config.seed, tf.int64), step])
         with tf.GradientTape() as gen_tape, tf.GradientTape() as disc_tape:
             emb = {d: encoder[d](x[d], training=True) for d in DOMAINS}
@@ -79,12 +77,10 @@ def make_train_step(model, optimizers, average, config, strategy=None):
                 "L_gan": sum(losses.generator_gan_loss(judged_by[d][1], config.gan_loss) for d in judged),
                 "L_col": losses.chroma_loss({d: x[OTHER[d]] for d in DOMAINS}, fake),
                 "L_sharp": losses.sharpening_loss(half, sharp) if half else tf.zeros([]),
-                "L_flat": losses.flatness_loss(fake["manga"], smoother) if smoother else tf.zeros([]),
             }
             gen_loss = (config.w_rec * terms["L_rec"] + config.w_edge * terms["L_edge"] + terms["L_dann"]
                         + ramp * (config.w_s * terms["L_sem"] + config.w_g * terms["L_gan"])
-                        + col_ramp * config.w_col * terms["L_col"] + ramp * config.w_sharp * terms["L_sharp"]
-                        + ramp * config.w_flat * terms["L_flat"])
+                        + col_ramp * config.w_col * terms["L_col"] + ramp * config.w_sharp * terms["L_sharp"])
             disc_loss = sum(losses.discriminator_loss(real, fake, config.gan_loss) + r1
                             for real, fake, r1 in judged_by.values())
             # Each replica's loss is the mean over its share of the batch and the optimizers sum the
