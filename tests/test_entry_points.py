@@ -177,7 +177,7 @@ def test_the_default_recipe_is_saved_for_this_machine_and_quick_is_the_earlier_d
     assert settings["jit_compile"] is fast_xla()
     assert (settings["epochs"], settings["decay_epochs"]) == ((42, 14) if bfloat16 else (26, 9))
     assert (settings["real_crop"], settings["sharpen"], settings["smooth"], settings["out"]) == (
-        0.75, 0.75, 20.0, "runs/xgan")
+        0.75, 1.0, 20.0, "runs/xgan")
     model_py.main(["--preset", "quick", "--out", str(tmp_path / "quick")] + TINY_MODEL_FLAGS)
     quick = json.load(open(tmp_path / "quick" / "config.json"))
     # the default of the versions before the long recipe became the default: 3 epochs, uncut, unsharpened

@@ -173,7 +173,7 @@ class Config:
                                    parse=lambda text: _parse_bool(text, auto=fast_mixed_precision))
 
     # --- translation (translate.py, evaluate.py, app.py, export.py; train.py's samples and quality use it too) ---
-    sharpen: float = _translate(0.75, "unsharp masking of each photo before the real encoder when it is translated "
+    sharpen: float = _translate(1.0, "unsharp masking of each photo before the real encoder when it is translated "
                                       "(not in training): photo + SHARPEN * (photo - blurred photo). The photos are "
                                       "softer than drawn faces; sharpened, they are drawn with the outlines of manga "
                                       "faces (docs/findings.md); 0: off, the report's", *NOT_NEGATIVE)
