@@ -4,7 +4,7 @@ import tensorflow as tf
 
 from utils import losses
 from utils.augment import augment
-from utils.layers import reverse_gradient
+from utils.layers import jitter, reverse_gradient
 
 
 def test_gradient_reversal_is_identity_forward_and_flips_backward():
@@ -16,6 +16,18 @@ def test_gradient_reversal_is_identity_forward_and_flips_backward():
     np.testing.assert_array_equal(y, x)
     np.testing.assert_allclose(tape.gradient(loss, x), [[-0.5, -1.0, -1.5]])
 
+
+
+def test_jitter_moves_each_code_a_little_and_keeps_it_unit_length():
+    codes = tf.math.l2_normalize(tf.random.stateless_normal([4, 8, 8, 64], [0, 0]), axis=-1)
+    seed = tf.constant([0, 7], tf.int64)
+    assert jitter(codes, 0.0, seed) is codes
+    moved = jitter(codes, 0.05, seed)
+    np.testing.assert_allclose(tf.norm(moved, axis=-1), 1.0, rtol=1e-5)
+    # noise of norm about 0.05 x 8 = 0.4 against a unit code: cosine about 1 / sqrt(1 + 0.16) = 0.93
+    assert float(tf.reduce_mean(tf.reduce_sum(moved * codes, -1))) == pytest.approx(0.93, abs=0.02)
+    np.testing.assert_array_equal(moved, jitter(codes, 0.05, seed))                # seeded
+    assert not np.allclose(moved, jitter(codes, 0.05, seed + 1))
 
 def _unit(x):
     return tf.math.l2_normalize(tf.constant(x, tf.float32), axis=-1)

@@ -134,6 +134,9 @@ class Config:
                                "from each face to its translation (0: none, the report's)", *NOT_NEGATIVE)
     col_epochs: float = _train(6.0, "epochs after which L_col switches off: it anchors each face's colours early, "
                                     "then leaves the decoders free to draw (0: on all run)", *NOT_NEGATIVE)
+    emb_noise: float = _train(0.0, "standard deviation of the Gaussian noise added to each component of the "
+                                   "embedding before the decoders in training, the code then scaled back to unit "
+                                   "length (a denoising autoencoder; 0: none, the report's)", *NOT_NEGATIVE)
     w_sharp: float = _train(0.0, "weight of L_sharp: half of each batch of faces, blurred and encoded by the other "
                                  "domain's encoder, drawn back sharp by their own decoder (L1 and edges; 0: none, "
                                  "the report's)", *NOT_NEGATIVE)

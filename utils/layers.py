@@ -1,4 +1,5 @@
-"""Building blocks of the networks, and the gradient reversal of the domain-adversarial loss."""
+"""Building blocks of the networks, the gradient reversal of the domain-adversarial loss, and the noise the
+decoders see on the embedding in training."""
 import tensorflow as tf
 from keras import layers
 
@@ -69,3 +70,16 @@ def reverse_gradient(x, scale):
         return tf.identity(x), lambda dy: -scale * dy
 
     return _reverse(x)
+
+
+def jitter(emb, sigma, seed):
+    """Each unit-length code (a map's positions, or the vector) moved by Gaussian noise of `sigma` per component
+    and scaled back to unit length: a denoising autoencoder's corruption (sigma 0: `emb` as it is).
+
+    Decoders trained on nearby codes draw the same face from them, so the fine variation that a photo's skin
+    texture leaves in its codes need not be drawn (the mottled patches, docs/findings.md).
+    """
+    if not sigma:
+        return emb
+    return tf.math.l2_normalize(emb + tf.random.stateless_normal(tf.shape(emb), seed, stddev=sigma, dtype=emb.dtype),
+                                axis=-1)

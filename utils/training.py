@@ -12,6 +12,7 @@ import tensorflow as tf
 from utils import checkpoints, data, distribute, evaluation, images, losses, networks, runs
 from utils.augment import augment
 from utils.ema import MovingAverage
+from utils.layers import jitter
 from utils.networks import DOMAINS
 
 # L_gen: the weighted sum
@@ -49,8 +50,8 @@ def make_train_step(model, optimizers, average, config, strategy=None):
 
     def replica_step(x_real, x_manga, step, ramp, col_ramp):
         # 1. encode both domains into the shared embedding;
-        # 2. decode each embedding with both decoders: reconstructions and translations (one call per
-        #    decoder, so batch normalization sees the same mix as at test time);
+        # 2. decode each embedding (with --emb-noise, jittered) with both decoders: reconstructions and
+        #    translations (one call per decoder, so batch normalization sees the same mix as at test time);
         # 3. re-encode the translations with the other domain's encoder (L_sem); with w_sharp, half of the
         #    faces blurred, encoded by the other domain's encoder and drawn by their own decoder (L_sharp);
         # 4. classify the domain of each embedding through the gradient reversal (L_dann);
@@ -59,9 +60,10 @@ def make_train_step(model, optimizers, average, config, strategy=None):
         x, seed = {"real": x_real, "manga": x_manga}, tf.stack([tf.constant(config.seed, tf.int64), step])
         with tf.GradientTape() as gen_tape, tf.GradientTape() as disc_tape:
             emb = {d: encoder[d](x[d], training=True) for d in DOMAINS}
+            noisy = {d: jitter(emb[d], config.emb_noise, seed + 2 + i) for i, d in enumerate(DOMAINS)}
             rec, fake = {}, {}  # fake[d]: the other domain's faces translated into domain d
             for d in DOMAINS:
-                rec[d], fake[d] = tf.split(decoder[d](tf.concat([emb[d], emb[OTHER[d]]], 0), training=True), 2)
+                rec[d], fake[d] = tf.split(decoder[d](tf.concat([noisy[d], noisy[OTHER[d]]], 0), training=True), 2)
             emb_again = {d: encoder[OTHER[d]](fake[OTHER[d]], training=True) for d in DOMAINS}
             half = {d: x[d][:tf.shape(x[d])[0] // 2] for d in sharpened}
             sharp = {d: decoder[d](encoder[OTHER[d]](losses.blur(half[d]), training=True), training=True)
