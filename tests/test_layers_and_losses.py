@@ -17,7 +17,6 @@ def test_gradient_reversal_is_identity_forward_and_flips_backward():
     np.testing.assert_allclose(tape.gradient(loss, x), [[-0.5, -1.0, -1.5]])
 
 
-
 def test_jitter_moves_each_code_a_little_and_keeps_it_unit_length():
     codes = tf.math.l2_normalize(tf.random.stateless_normal([4, 8, 8, 64], [0, 0]), axis=-1)
     seed = tf.constant([0, 7], tf.int64)
@@ -28,6 +27,7 @@ def test_jitter_moves_each_code_a_little_and_keeps_it_unit_length():
     assert float(tf.reduce_mean(tf.reduce_sum(moved * codes, -1))) == pytest.approx(0.93, abs=0.02)
     np.testing.assert_array_equal(moved, jitter(codes, 0.05, seed))                # seeded
     assert not np.allclose(moved, jitter(codes, 0.05, seed + 1))
+
 
 def _unit(x):
     return tf.math.l2_normalize(tf.constant(x, tf.float32), axis=-1)

@@ -73,7 +73,6 @@ def test_sharpening_loss_enters_the_generator_loss_at_its_weight_for_the_domains
         assert on["L_rec"] == pytest.approx(off["L_rec"], rel=1e-5)
 
 
-
 def test_embedding_noise_reaches_the_decoders_and_not_the_domain_classifier(tiny_config):
     def terms(emb_noise):
         step = _step(dataclasses.replace(tiny_config, emb_noise=emb_noise))[1]
@@ -82,6 +81,7 @@ def test_embedding_noise_reaches_the_decoders_and_not_the_domain_classifier(tiny
     off, on = terms(0.0), terms(0.5)
     assert on["L_dann"] == pytest.approx(off["L_dann"], rel=1e-6)                   # the clean codes
     assert abs(on["L_rec"] - off["L_rec"]) > 1e-3 * off["L_rec"]                    # drawn from jittered ones
+
 
 def test_weight_ramps_warm_up_then_switch_the_chroma_term_off_after_col_epochs(tiny_config):
     config = dataclasses.replace(tiny_config, warmup_epochs=1.0, col_epochs=2.0)

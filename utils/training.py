@@ -60,6 +60,7 @@ def make_train_step(model, optimizers, average, config, strategy=None):
         x, seed = {"real": x_real, "manga": x_manga}, tf.stack([tf.constant(config.seed, tf.int64), step])
         with tf.GradientTape() as gen_tape, tf.GradientTape() as disc_tape:
             emb = {d: encoder[d](x[d], training=True) for d in DOMAINS}
+            # seeds of their own: seed and seed + 1 draw the augmentations
             noisy = {d: jitter(emb[d], config.emb_noise, seed + 2 + i) for i, d in enumerate(DOMAINS)}
             rec, fake = {}, {}  # fake[d]: the other domain's faces translated into domain d
             for d in DOMAINS:
