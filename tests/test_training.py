@@ -39,7 +39,7 @@ def test_one_step_changes_every_trained_weight(tiny_config):
     model, step = _step(tiny_config)
     gen, disc = _weights([model.xgan]), _weights(_discriminators(model))
     terms = step(*_inputs(tiny_config))
-    assert set(terms) == {"L_rec", "L_edge", "L_dann", "L_sem", "L_gan", "L_col", "L_sharp", "L_gen", "L_disc",
+    assert set(terms) == {"L_rec", "L_edge", "L_dann", "L_align", "L_sem", "L_gan", "L_col", "L_sharp", "L_gen", "L_disc",
                           "disc_acc"}
     assert all(np.isfinite(v) for v in terms.values())
     assert all(not np.array_equal(a, b) for a, b in zip(gen, _weights([model.xgan])))

@@ -1,6 +1,7 @@
 """The XGAN's loss terms (report section 3.2; Royer et al. section 3.1, equations 1-5).
 
-Generator: L = w_rec L_rec + w_edge L_edge + w_d L_dann + w_s L_sem + w_g L_gan + w_col L_col + w_sharp L_sharp.
+Generator: L = w_rec L_rec + w_edge L_edge + w_d L_dann + w_align L_align + w_s L_sem + w_g L_gan + w_col L_col
+    + w_sharp L_sharp.
 Discriminator: its own L_disc.
 Domain labels: real = 0, manga = 1. All means are over the batch, so terms do not grow with it.
 """
@@ -74,6 +75,30 @@ def domain_adversarial_loss(domain_classifier, emb, w_d):
     the classifier to tell the domains apart and the encoders (by -w_d times its gradient) to fool it.
     """
     return sum(_bce(domain_classifier(reverse_gradient(emb[d], w_d), training=True), DOMAIN_LABELS[d]) for d in emb)
+
+
+def alignment_loss(emb):
+    """L_align: each position's codes spread alike in both domains (Deep CORAL, Sun and Saenko 2016): the
+    squared distance between the two domains' mean codes and between their covariances, each against the
+    manga codes' own spread. A fresh classifier tells a trained model's photo codes from its manga codes every
+    time though the run's classifier sits at chance, and the photo codes' own directions are what the manga
+    decoder draws as patches (docs/experiments.md cs1, al0); this term measures the gap instead of chasing it.
+
+    Each distance is the product of two estimates from the two halves of the batch: unbiased, so sampling
+    noise (large with 8 codes of 64 components) does not push the codes to shrink, as |estimate|^2 would.
+    """
+    def moments(e):
+        mean = tf.reduce_mean(e, 0)
+        centred = e - mean
+        return mean, tf.einsum("b...k,b...l->...kl", centred, centred) / tf.cast(tf.shape(e)[0] - 1, e.dtype)
+
+    gaps = [[a - b for a, b in zip(moments(emb["real"][i::2]), moments(emb["manga"][i::2]))] for i in (0, 1)]
+    _, cov_manga = moments(emb["manga"])
+    spread = tf.stop_gradient(tf.linalg.trace(cov_manga)) + 1e-6
+    size = tf.stop_gradient(tf.reduce_sum(tf.square(cov_manga), [-2, -1])) + 1e-12
+    (mean_1, cov_1), (mean_2, cov_2) = gaps
+    return tf.reduce_mean(tf.reduce_sum(mean_1 * mean_2, -1) / spread
+                          + tf.reduce_sum(cov_1 * cov_2, [-2, -1]) / size)
 
 
 def semantic_loss(emb, emb_again):

@@ -16,7 +16,7 @@ from utils.layers import jitter
 from utils.networks import DOMAINS
 
 # L_gen: the weighted sum
-LOSS_NAMES = ("L_rec", "L_edge", "L_dann", "L_sem", "L_gan", "L_col", "L_sharp", "L_gen", "L_disc", "disc_acc")
+LOSS_NAMES = ("L_rec", "L_edge", "L_dann", "L_align", "L_sem", "L_gan", "L_col", "L_sharp", "L_gen", "L_disc", "disc_acc")
 SHOWN = ("L_rec", "L_dann", "L_sem", "L_gan", "disc_acc")  # on the progress bar
 OTHER = {"real": "manga", "manga": "real"}
 QUALITY_TRAIN_FACES = 1000  # per domain, for the classifier of the per-epoch quality measure
@@ -54,7 +54,8 @@ def make_train_step(model, optimizers, average, config, strategy=None):
         #    translations (one call per decoder, so batch normalization sees the same mix as at test time);
         # 3. re-encode the translations with the other domain's encoder (L_sem); with w_sharp, half of the
         #    faces blurred, encoded by the other domain's encoder and drawn by their own decoder (L_sharp);
-        # 4. classify the domain of each embedding through the gradient reversal (L_dann);
+        # 4. classify the domain of each embedding through the gradient reversal (L_dann); with w_align,
+        #    compare the two domains' code statistics (L_align);
         # 5. each discriminator judges real faces of its domain and translations into it, both augmented
         #    alike (L_gan, L_disc with its R1 penalty).
         x, seed = {"real": x_real, "manga": x_manga}, tf.stack([tf.constant(config.seed, tf.int64), step])
@@ -76,13 +77,15 @@ def make_train_step(model, optimizers, average, config, strategy=None):
                 "L_rec": losses.reconstruction_loss(x, rec),
                 "L_edge": losses.edge_loss(x, rec),
                 "L_dann": losses.domain_adversarial_loss(model.domain_classifier, emb, ramp * config.w_d),
+                "L_align": losses.alignment_loss(emb) if config.w_align else tf.zeros([]),
                 "L_sem": losses.semantic_loss(emb, emb_again),
                 "L_gan": sum(losses.generator_gan_loss(judged_by[d][1], config.gan_loss) for d in judged),
                 "L_col": losses.chroma_loss({d: x[OTHER[d]] for d in DOMAINS}, fake),
                 "L_sharp": losses.sharpening_loss(half, sharp) if half else tf.zeros([]),
             }
             gen_loss = (config.w_rec * terms["L_rec"] + config.w_edge * terms["L_edge"] + terms["L_dann"]
-                        + ramp * (config.w_s * terms["L_sem"] + config.w_g * terms["L_gan"])
+                        + ramp * (config.w_align * terms["L_align"] + config.w_s * terms["L_sem"]
+                                  + config.w_g * terms["L_gan"])
                         + col_ramp * config.w_col * terms["L_col"] + ramp * config.w_sharp * terms["L_sharp"])
             disc_loss = sum(losses.discriminator_loss(real, fake, config.gan_loss) + r1
                             for real, fake, r1 in judged_by.values())
