@@ -73,6 +73,16 @@ def test_sharpening_loss_enters_the_generator_loss_at_its_weight_for_the_domains
         assert on["L_rec"] == pytest.approx(off["L_rec"], rel=1e-5)
 
 
+def test_alignment_loss_enters_the_generator_loss_at_its_weight(tiny_config):
+    def terms(w_align):
+        step = _step(dataclasses.replace(tiny_config, w_align=w_align))[1]
+        return {name: float(value) for name, value in step(*_inputs(tiny_config)).items()}
+
+    off, on = terms(0.0), terms(0.5)
+    assert off["L_align"] == 0 and on["L_align"] != 0
+    assert on["L_gen"] - off["L_gen"] == pytest.approx(0.5 * on["L_align"], rel=1e-4)
+
+
 def test_embedding_noise_reaches_the_decoders_and_not_the_domain_classifier(tiny_config):
     def terms(emb_noise):
         step = _step(dataclasses.replace(tiny_config, emb_noise=emb_noise))[1]
