@@ -82,9 +82,9 @@ def alignment_loss(emb):
     between the batch's mean photo code and mean manga code and between their covariances, each against the
     manga codes' own spread. A fresh classifier tells a trained model's photo codes from its manga codes every
     time though the run's classifier sits at chance, and the directions in which only photo codes vary are what
-    the manga decoder draws as patches (docs/experiments.md cs1, al0). Every position's codes are pooled:
-    matched position by position, a photo's forehead would have to vary as manga hair does there (al1). Pooled,
-    a batch of 16 faces gives 1,024 codes, so sampling noise adds about a sixth of a trained model's gap.
+    the manga decoder draws as patches (docs/experiments.md cs1, al0). Every position's codes are pooled: a
+    photo's forehead need not vary as manga hair does at the same place, and a batch of 16 faces gives 1,024
+    codes, so sampling noise adds about a sixth of a trained model's gap (16 codes a position: five times it).
     """
     def moments(e):
         codes = tf.reshape(e, [-1, e.shape[-1]])
