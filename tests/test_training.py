@@ -35,12 +35,18 @@ def _discriminators(model):
     return list(model.discriminators.values())
 
 
+def _terms(config, **settings):
+    """The loss terms of one step from the same inputs, with `settings` replacing config's."""
+    step = _step(dataclasses.replace(config, **settings))[1]
+    return {name: float(value) for name, value in step(*_inputs(config)).items()}
+
+
 def test_one_step_changes_every_trained_weight(tiny_config):
     model, step = _step(tiny_config)
     gen, disc = _weights([model.xgan]), _weights(_discriminators(model))
     terms = step(*_inputs(tiny_config))
-    assert set(terms) == {"L_rec", "L_edge", "L_dann", "L_align", "L_sem", "L_gan", "L_col", "L_sharp", "L_gen", "L_disc",
-                          "disc_acc"}
+    assert set(terms) == {"L_rec", "L_edge", "L_dann", "L_align", "L_sem", "L_gan", "L_col", "L_sharp", "L_gen",
+                          "L_disc", "disc_acc"}
     assert all(np.isfinite(v) for v in terms.values())
     assert all(not np.array_equal(a, b) for a, b in zip(gen, _weights([model.xgan])))
     # every discriminator weight but the last bias, whose hinge-loss gradient is 0 while every logit is
@@ -62,11 +68,8 @@ def test_chroma_loss_enters_the_generator_loss_at_its_weight_until_switched_off(
 
 
 def test_sharpening_loss_enters_the_generator_loss_at_its_weight_for_the_domains_asked(tiny_config):
-    def terms(**settings):
-        step = _step(dataclasses.replace(tiny_config, **settings))[1]
-        return {name: float(value) for name, value in step(*_inputs(tiny_config)).items()}
-
-    off, manga, both = terms(w_sharp=0.0), terms(w_sharp=0.5), terms(w_sharp=0.5, sharp_domains="both")
+    off, manga, both = (_terms(tiny_config, w_sharp=0.0), _terms(tiny_config, w_sharp=0.5),
+                        _terms(tiny_config, w_sharp=0.5, sharp_domains="both"))
     assert off["L_sharp"] == 0 and 0 < manga["L_sharp"] < both["L_sharp"]
     for on in (manga, both):   # the extra passes leave every other term as it was
         assert on["L_gen"] - off["L_gen"] == pytest.approx(0.5 * on["L_sharp"], rel=1e-4)
@@ -74,21 +77,13 @@ def test_sharpening_loss_enters_the_generator_loss_at_its_weight_for_the_domains
 
 
 def test_alignment_loss_enters_the_generator_loss_at_its_weight(tiny_config):
-    def terms(w_align):
-        step = _step(dataclasses.replace(tiny_config, w_align=w_align))[1]
-        return {name: float(value) for name, value in step(*_inputs(tiny_config)).items()}
-
-    off, on = terms(0.0), terms(0.5)
+    off, on = _terms(tiny_config, w_align=0.0), _terms(tiny_config, w_align=0.5)
     assert off["L_align"] == 0 and on["L_align"] != 0
     assert on["L_gen"] - off["L_gen"] == pytest.approx(0.5 * on["L_align"], rel=1e-4)
 
 
 def test_embedding_noise_reaches_the_decoders_and_not_the_domain_classifier(tiny_config):
-    def terms(emb_noise):
-        step = _step(dataclasses.replace(tiny_config, emb_noise=emb_noise))[1]
-        return {name: float(value) for name, value in step(*_inputs(tiny_config)).items()}
-
-    off, on = terms(0.0), terms(0.5)
+    off, on = _terms(tiny_config, emb_noise=0.0), _terms(tiny_config, emb_noise=0.5)
     assert on["L_dann"] == pytest.approx(off["L_dann"], rel=1e-6)                   # the clean codes
     assert abs(on["L_rec"] - off["L_rec"]) > 1e-3 * off["L_rec"]                    # drawn from jittered ones
 

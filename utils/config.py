@@ -128,8 +128,9 @@ class Config:
                            *NOT_NEGATIVE)
     w_d: float = _train(0.3, "weight of L_dann, the domain-adversarial loss (scale of the gradient reversal)",
                         *NOT_NEGATIVE)
-    w_align: float = _train(0.0, "weight of L_align: each position's codes of photos and of manga faces with the "
-                                 "same mean and covariance in the batch (Deep CORAL; 0: none, the report's)",
+    w_align: float = _train(0.0, "weight of L_align: the codes of photos and of manga faces (every position's "
+                                 "pooled) with the same mean and covariance in the batch (Deep CORAL; 0: none, "
+                                 "the report's)",
                             *NOT_NEGATIVE)
     w_s: float = _train(0.1, "weight of L_sem, semantic consistency of the embedding", *NOT_NEGATIVE)
     w_g: float = _train(0.3, "weight of L_gan, translations fooling the discriminators", *NOT_NEGATIVE)

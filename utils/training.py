@@ -16,7 +16,8 @@ from utils.layers import jitter
 from utils.networks import DOMAINS
 
 # L_gen: the weighted sum
-LOSS_NAMES = ("L_rec", "L_edge", "L_dann", "L_align", "L_sem", "L_gan", "L_col", "L_sharp", "L_gen", "L_disc", "disc_acc")
+LOSS_NAMES = ("L_rec", "L_edge", "L_dann", "L_align", "L_sem", "L_gan", "L_col", "L_sharp", "L_gen", "L_disc",
+              "disc_acc")
 SHOWN = ("L_rec", "L_dann", "L_sem", "L_gan", "disc_acc")  # on the progress bar
 OTHER = {"real": "manga", "manga": "real"}
 QUALITY_TRAIN_FACES = 1000  # per domain, for the classifier of the per-epoch quality measure
