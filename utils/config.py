@@ -128,7 +128,7 @@ class Config:
                            *NOT_NEGATIVE)
     w_d: float = _train(0.3, "weight of L_dann, the domain-adversarial loss (scale of the gradient reversal)",
                         *NOT_NEGATIVE)
-    w_align: float = _train(0.0, "weight of L_align: the codes of photos and of manga faces (every position's "
+    w_align: float = _train(0.3, "weight of L_align: the codes of photos and of manga faces (every position's "
                                  "pooled) with the same mean and covariance in the batch (Deep CORAL; 0: none, "
                                  "the report's)",
                             *NOT_NEGATIVE)
@@ -247,8 +247,9 @@ PRESETS = {
         upsample="transposed", discriminator_stem=0, discriminator_filters=(16, 32, 32, 32), discriminator_head="pool",
         discriminators="manga", spectral_norm=False, domain_classifier_units=256,
         batch_size=32, learning_rate=1e-3, disc_learning_rate=1e-3, beta_1=0.9, gan_loss="bce", augment="none", r1=0.0,
-        decoder_learning_rate=0.0, ema=0.0, w_edge=0.0, w_d=1.0, w_s=1.0, w_g=1.0, w_col=0.0, col_epochs=0.0,
-        warmup_epochs=0.0, real_crop=1.0, epochs=3, decay_epochs=0.0, quality_every=1, sharpen=0.0, smooth=0.0),
+        decoder_learning_rate=0.0, ema=0.0, w_edge=0.0, w_align=0.0, w_d=1.0, w_s=1.0, w_g=1.0, w_col=0.0,
+        col_epochs=0.0, warmup_epochs=0.0, real_crop=1.0, epochs=3, decay_epochs=0.0, quality_every=1, sharpen=0.0,
+        smooth=0.0),
 }
 FLOAT32 = dict(epochs=26, decay_epochs=9.0)  # the default recipe without bfloat16 arithmetic (docs/speed.md)
 
