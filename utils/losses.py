@@ -85,12 +85,16 @@ def alignment_loss(emb):
     the manga decoder draws as patches (docs/experiments.md cs1, al0). Every position's codes are pooled: a
     photo's forehead need not vary as manga hair does at the same place, and a batch of 16 faces gives 1,024
     codes, so sampling noise adds about a sixth of a trained model's gap (16 codes a position: five times it).
+    Under tf.distribute the moments are the global batch's: each replica's sums are added up across replicas
+    (all_reduce passes gradients back to every replica), so the loss does not depend on how the batch is split.
     """
     def moments(e):
-        codes = tf.reshape(e, [-1, e.shape[-1]])
-        mean = tf.reduce_mean(codes, 0)
-        centred = codes - mean
-        return mean, tf.matmul(centred, centred, transpose_a=True) / tf.cast(tf.shape(codes)[0] - 1, e.dtype)
+        codes = tf.cast(tf.reshape(e, [-1, e.shape[-1]]), tf.float32)
+        sums = [tf.reduce_sum(codes, 0), tf.matmul(codes, codes, transpose_a=True),
+                tf.cast(tf.shape(codes)[0], tf.float32)]
+        total, outer, count = tf.distribute.get_replica_context().all_reduce(tf.distribute.ReduceOp.SUM, sums)
+        mean = total / count
+        return mean, (outer - count * mean[:, None] * mean[None, :]) / (count - 1)
 
     (mean_real, cov_real), (mean_manga, cov_manga) = moments(emb["real"]), moments(emb["manga"])
     spread = tf.stop_gradient(tf.linalg.trace(cov_manga)) + 1e-6
